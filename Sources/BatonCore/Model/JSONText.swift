@@ -1,0 +1,34 @@
+import Foundation
+
+/// A JSON document kept exactly as it was written.
+///
+/// Plan input is handed to the child byte for byte as the producer sent it: re-encoding could
+/// turn `123` into `123.0`, reorder keys or respell numbers.
+public struct JSONText: Sendable, Hashable, CustomStringConvertible {
+    /// The JSON text.
+    public let text: String
+
+    /// `{}`, the default plan input.
+    public static let emptyObject = JSONText(unchecked: "{}")
+
+    /// Wraps `text` after checking that it is one well-formed JSON value.
+    public init(validating text: String) throws(JSONTextError) {
+        guard (try? JSONSerialization.jsonObject(with: Data(text.utf8), options: [.fragmentsAllowed])) != nil else {
+            throw JSONTextError(text: text)
+        }
+        self.text = text
+    }
+
+    /// Wraps text already known to be JSON (read back from the store, or just encoded).
+    public init(unchecked text: String) {
+        self.text = text
+    }
+
+    public var description: String { text }
+}
+
+/// Text that is not one well-formed JSON value.
+public struct JSONTextError: Error, CustomStringConvertible {
+    public let text: String
+    public var description: String { "not a well-formed JSON value: \(text.prefix(80))" }
+}

@@ -1,0 +1,114 @@
+import Foundation
+
+/// A stored plan: its spec, where it is in its life, and how its last run went.
+public struct Plan: Sendable, Hashable, Identifiable {
+    /// Assigned by the store, increasing.
+    public let id: Int64
+    public var name: String
+    public var entryPoint: EntryPoint
+    public var args: [String]
+    public var input: JSONText
+    public var priority: Int
+    public var timeoutSeconds: Int
+    public var maxAttempts: Int
+    /// Extra environment for the child. The API shows keys only.
+    public var env: [String: String]
+    public var labels: [String: String]
+    public var idempotencyKey: String?
+    public var runAfter: Date?
+    public var status: PlanStatus
+    /// The number of the current or last run: 0 before the first claim, then 1, 2, ...
+    public var attempt: Int
+    /// Runs that ended because an orchestrator stopped heartbeating (see ``PlanStore/recoverExpiredLeases(now:)``).
+    public var recoveries: Int
+    /// Runs handed back unfinished by an orchestrator shutting down or restarting.
+    public var handBacks: Int
+    /// The orchestrator holding the plan while it runs.
+    public var owner: String?
+    public var leaseExpiresAt: Date?
+    /// The process group of the running attempt, once the child has started.
+    public var processGroup: Int32?
+    /// Someone asked to cancel this running plan; its orchestrator stops it.
+    public var cancelRequested: Bool
+    public var enqueuedAt: Date
+    public var startedAt: Date?
+    public var finishedAt: Date?
+    public var durationMs: Int64?
+    public var exitCode: Int32?
+    public var signal: Int32?
+    /// The whole object parsed from the last result block.
+    public var result: JSONText?
+    public var error: PlanFailure?
+    public var triggeredBy: String
+    public var usage: PlanUsage?
+
+    /// Runs that count against ``maxAttempts``: recoveries and hand-backs were not the plan's fault.
+    public var countedAttempts: Int { attempt - recoveries - handBacks }
+
+    /// Whether a failed or timed-out run may be retried.
+    public var hasAttemptsLeft: Bool { countedAttempts < maxAttempts }
+
+    /// The key of the current run, for guarded writes.
+    public var currentAttempt: AttemptRef? {
+        owner.map { AttemptRef(planID: id, owner: $0, attempt: attempt) }
+    }
+}
+
+/// Names one run of one plan: the guard of every write an orchestrator makes about that run.
+///
+/// A write names the plan, the owner that claimed it and the attempt number, and touches the row
+/// only while all three still match a running plan — so a late finish can never overwrite a
+/// recovery, and a recovery never overwrites a finish.
+public struct AttemptRef: Sendable, Hashable, CustomStringConvertible {
+    public let planID: Int64
+    public let owner: String
+    public let attempt: Int
+
+    public init(planID: Int64, owner: String, attempt: Int) {
+        self.planID = planID
+        self.owner = owner
+        self.attempt = attempt
+    }
+
+    public var description: String { "plan \(planID) attempt \(attempt) owned by \(owner)" }
+}
+
+/// Why a plan failed.
+public struct PlanFailure: Sendable, Hashable {
+    /// The kinds of failure a plan can end with.
+    public enum Kind: String, Sendable, Hashable, CaseIterable, Codable {
+        case nonzeroExit = "nonzero_exit"
+        case timeout
+        case badResult = "bad_result"
+        case scriptNotFound = "script_not_found"
+        case pythonUnavailable = "python_unavailable"
+        case spawnFailed = "spawn_failed"
+        case orphaned
+        case canceled
+        /// The child died by a signal Baton did not send.
+        case signal
+        /// The script's result block said `"status": "error"`.
+        case reported
+    }
+
+    public var kind: Kind
+    public var message: String
+
+    public init(kind: Kind, message: String) {
+        self.kind = kind
+        self.message = message
+    }
+}
+
+/// What a run cost, when the script reported it.
+public struct PlanUsage: Sendable, Hashable {
+    public var inputTokens: Int64?
+    public var outputTokens: Int64?
+    public var costUSD: Double?
+
+    public init(inputTokens: Int64? = nil, outputTokens: Int64? = nil, costUSD: Double? = nil) {
+        self.inputTokens = inputTokens
+        self.outputTokens = outputTokens
+        self.costUSD = costUSD
+    }
+}

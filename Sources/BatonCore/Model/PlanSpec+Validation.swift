@@ -1,0 +1,133 @@
+extension PlanSpec {
+    /// Bounds of the fields that have no server setting.
+    public enum Bounds {
+        public static let priority = 0...9
+        public static let maxAttempts = 1...100
+        public static let nameLength = 200
+        public static let maxArgs = 256
+        public static let maxEnv = 256
+        public static let maxLabels = 32
+        public static let labelKeyLength = 64
+        public static let labelValueLength = 256
+        public static let idempotencyKeyLength = 200
+        public static let scriptPathLength = 4096
+    }
+
+    /// Checks every rule and reports all broken ones at once.
+    public func validate(limits: PlanLimits) throws(PlanValidationError) {
+        var issues: [PlanValidationError.Issue] = []
+        func fail(_ field: String, _ message: String) {
+            issues.append(.init(field: field, message: message))
+        }
+
+        if let name {
+            if name.isEmpty { fail("name", "must not be empty; leave it out to use the entry point") }
+            if name.count > Bounds.nameLength { fail("name", "must be at most \(Bounds.nameLength) characters") }
+            if name.containsControlCharacter { fail("name", "must not contain control characters") }
+        }
+
+        switch entryPoint {
+        case .script(let path):
+            if let problem = Self.problem(withScriptPath: path) { fail("script", problem) }
+        case .module(let module):
+            if !module.isDottedIdentifier {
+                fail("module", "must be a dotted Python module name such as `tests.smoke`")
+            }
+        case .code(let code):
+            if code.allSatisfy(\.isWhitespace) { fail("code", "must not be empty") }
+            if code.utf8.contains(0) { fail("code", "must not contain NUL bytes") }
+        }
+
+        if args.count > Bounds.maxArgs { fail("args", "must have at most \(Bounds.maxArgs) items") }
+        for (index, arg) in args.enumerated() where arg.utf8.contains(0) {
+            fail("args[\(index)]", "must not contain NUL bytes")
+        }
+
+        if !Bounds.priority.contains(priority) {
+            fail("priority", "must be between 0 (most urgent) and 9 (least urgent); got \(priority)")
+        }
+        if let timeoutSeconds {
+            if timeoutSeconds <= 0 {
+                fail("timeout_seconds", "must be greater than 0; got \(timeoutSeconds)")
+            } else if timeoutSeconds > limits.maxTimeoutSeconds {
+                fail("timeout_seconds", "must be at most \(limits.maxTimeoutSeconds) (the server's --max-timeout); got \(timeoutSeconds)")
+            }
+        }
+        if !Bounds.maxAttempts.contains(maxAttempts) {
+            fail("max_attempts", "must be between 1 and \(Bounds.maxAttempts.upperBound); got \(maxAttempts)")
+        }
+
+        if env.count > Bounds.maxEnv { fail("env", "must have at most \(Bounds.maxEnv) variables") }
+        for (key, value) in env.sorted(by: { $0.key < $1.key }) {
+            if !key.isEnvironmentName {
+                fail("env.\(key)", "name must match [A-Za-z_][A-Za-z0-9_]*")
+            } else if key.uppercased().hasPrefix("BATON_") {
+                fail("env.\(key)", "names starting with BATON_ are reserved for Baton")
+            }
+            if value.utf8.contains(0) { fail("env.\(key)", "value must not contain NUL bytes") }
+        }
+
+        if labels.count > Bounds.maxLabels { fail("labels", "must have at most \(Bounds.maxLabels) labels") }
+        for (key, value) in labels.sorted(by: { $0.key < $1.key }) {
+            if !key.isLabelKey {
+                fail("labels.\(key)", "key must be 1 to \(Bounds.labelKeyLength) characters of A-Z a-z 0-9 _ . -")
+            }
+            if value.count > Bounds.labelValueLength {
+                fail("labels.\(key)", "value must be at most \(Bounds.labelValueLength) characters")
+            }
+            if value.containsControlCharacter { fail("labels.\(key)", "value must not contain control characters") }
+        }
+
+        if let idempotencyKey {
+            if idempotencyKey.isEmpty || idempotencyKey.count > Bounds.idempotencyKeyLength {
+                fail("idempotency_key", "must be 1 to \(Bounds.idempotencyKeyLength) characters")
+            }
+            if idempotencyKey.containsControlCharacter { fail("idempotency_key", "must not contain control characters") }
+        }
+
+        if triggeredBy.isEmpty { fail("triggered_by", "must not be empty") }
+
+        if !issues.isEmpty { throw PlanValidationError(issues: issues) }
+    }
+
+    /// Why `path` cannot be a script path, or `nil` when it can. Whether the file exists, and
+    /// where its symlinks lead, is checked when the plan runs.
+    static func problem(withScriptPath path: String) -> String? {
+        if path.isEmpty { return "must not be empty" }
+        if path.utf8.count > Bounds.scriptPathLength { return "must be at most \(Bounds.scriptPathLength) bytes" }
+        if path.containsControlCharacter { return "must not contain control characters" }
+        if path.hasPrefix("/") { return "must be relative to the workspace root, not absolute" }
+        if path.split(separator: "/").contains("..") { return "must stay inside the workspace root (no `..`)" }
+        if !path.hasSuffix(".py") { return "must name a .py file" }
+        return nil
+    }
+}
+
+extension String {
+    var containsControlCharacter: Bool {
+        unicodeScalars.contains { $0.properties.generalCategory == .control }
+    }
+
+    /// `[A-Za-z_][A-Za-z0-9_]*`
+    var isEnvironmentName: Bool {
+        guard let first = utf8.first, first.isASCIILetter || first == UInt8(ascii: "_") else { return false }
+        return utf8.allSatisfy { $0.isASCIILetter || $0.isASCIIDigit || $0 == UInt8(ascii: "_") }
+    }
+
+    /// Identifiers joined by dots, each `[A-Za-z_][A-Za-z0-9_]*`.
+    var isDottedIdentifier: Bool {
+        !isEmpty && split(separator: ".", omittingEmptySubsequences: false).allSatisfy { String($0).isEnvironmentName }
+    }
+
+    /// `[A-Za-z0-9_.-]{1,64}`
+    var isLabelKey: Bool {
+        (1...PlanSpec.Bounds.labelKeyLength).contains(utf8.count) && utf8.allSatisfy {
+            $0.isASCIILetter || $0.isASCIIDigit || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "-")
+        }
+    }
+}
+
+extension UInt8 {
+    var isASCIILetter: Bool { (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(self) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(self) }
+    var isASCIIDigit: Bool { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(self) }
+}

@@ -1,0 +1,118 @@
+import Foundation
+
+/// The durable plan queue: the only code that knows how plans are stored.
+///
+/// Every state change goes through here and is checked against ``PlanStatus``'s allowed moves;
+/// every write about a running plan is guarded by its ``AttemptRef``. Every state change also
+/// appends a ``PlanEvent`` in the same transaction. ``SQLitePlanStore`` is the implementation
+/// today; the protocol leaves room for a PostgreSQL store shared by several nodes.
+public protocol PlanStore: Sendable {
+    /// Validates and stores one plan. A repeated idempotency key returns the plan stored first,
+    /// with `created == false`, whatever the new spec says.
+    func enqueue(_ spec: PlanSpec, now: Date) async throws -> EnqueueResult
+
+    /// Validates and stores several plans atomically: all of them, or none and an error naming
+    /// every failing index (`plans[3].priority`).
+    func enqueueBatch(_ specs: [PlanSpec], now: Date) async throws -> [EnqueueResult]
+
+    /// Takes up to `limit` queued plans, most urgent (lowest priority number) first and oldest
+    /// first within a priority, and marks them running for `owner` until `now + leaseDuration`.
+    func claim(limit: Int, owner: String, leaseDuration: Duration, now: Date) async throws -> [Plan]
+
+    /// Records the process group of a run once its child has started.
+    func recordProcessGroup(_ processGroup: Int32, for attempt: AttemptRef, now: Date) async throws
+
+    /// Extends the lease of every plan `owner` is running; returns the ids it still holds.
+    func renewLeases(owner: String, leaseDuration: Duration, now: Date) async throws -> Set<Int64>
+
+    /// Ends a run with a terminal `outcome`. Fails with ``PlanStoreError/Code/attemptNotHeld`` when the
+    /// run no longer holds the plan (recovered, or already finished).
+    func finish(_ attempt: AttemptRef, outcome: PlanOutcome, now: Date) async throws -> Plan
+
+    /// Puts a running plan back: a retry after a failed run, or a hand-back of an unfinished run.
+    /// A plan whose cancel was requested ends `canceled` instead.
+    func requeue(_ attempt: AttemptRef, _ requeue: Requeue, now: Date) async throws -> Plan
+
+    /// Cancels a plan: a scheduled or queued plan at once; a running one is flagged for its
+    /// orchestrator to stop. A terminal plan cannot be canceled.
+    func cancel(_ planID: Int64, actor: String, now: Date) async throws -> CancelResult
+
+    /// Returns the running plans whose lease ran out to the queue, at their original priority and
+    /// position — or fails them as `orphaned` once they have been recovered too often.
+    func recoverExpiredLeases(now: Date) async throws -> [Recovery]
+
+    /// Moves scheduled plans whose time has come to the queue; returns their ids.
+    func promoteDueScheduled(now: Date) async throws -> [Int64]
+
+    func plan(_ id: Int64) async throws -> Plan?
+
+    /// A page of plans, newest first.
+    func plans(matching query: PlanQuery) async throws -> PlanPage
+
+    /// How many plans are in each status (statuses with none are absent).
+    func countsByStatus() async throws -> [PlanStatus: Int]
+
+    /// Appends output of a run, keeping at most the store's cap per stream and counting the rest.
+    func appendOutput(_ bytes: [UInt8], stream: OutputStream, for attempt: AttemptRef) async throws
+
+    /// The stored output of one stream of a run (`nil`: the current or last run).
+    func output(of planID: Int64, stream: OutputStream, attempt: Int?) async throws -> PlanOutput
+
+    /// Stores the steps a run reported, replacing any stored for that run before.
+    func saveSteps(_ steps: [PlanStep], for attempt: AttemptRef) async throws
+
+    /// The steps of the current or last run.
+    func steps(of planID: Int64) async throws -> [PlanStep]
+
+    /// The plan's history, oldest first.
+    func events(of planID: Int64) async throws -> [PlanEvent]
+
+    /// Deletes terminal plans that finished before `cutoff`, with their output, steps and events.
+    /// Returns how many plans were deleted.
+    func prune(finishedBefore cutoff: Date) async throws -> Int
+
+    /// Closes the store; calls after this fail.
+    func close() async
+}
+
+/// What ``PlanStore/enqueue(_:now:)`` did.
+public struct EnqueueResult: Sendable, Hashable {
+    public let plan: Plan
+    /// `false` when an earlier plan with the same idempotency key was returned instead.
+    public let created: Bool
+}
+
+/// How a running plan goes back to the queue.
+public enum Requeue: Sendable, Hashable {
+    /// The run failed or timed out and the plan has attempts left: record the run's outcome and
+    /// run it again at `runAt` (`scheduled` until then).
+    case retry(failedRun: PlanOutcome, runAt: Date)
+    /// The run was stopped unfinished by its orchestrator (shutdown, restart). Not counted
+    /// against `max_attempts`.
+    case handBack(reason: String)
+}
+
+/// What ``PlanStore/cancel(_:actor:now:)`` did.
+public enum CancelResult: Sendable, Hashable {
+    /// The plan had not started and is now `canceled`.
+    case canceled(Plan)
+    /// The plan is running; its orchestrator was asked to stop it.
+    case cancelRequested(Plan)
+
+    public var plan: Plan {
+        switch self {
+        case .canceled(let plan), .cancelRequested(let plan): plan
+        }
+    }
+}
+
+/// One plan taken back from an orchestrator that stopped renewing its lease.
+public struct Recovery: Sendable, Hashable {
+    public let planID: Int64
+    /// The run that was lost.
+    public let lostAttempt: AttemptRef
+    /// The lost run's process group, if it had started: it may still be alive on this host.
+    public let processGroup: Int32?
+    /// `queued`, or `failed` (orphaned too often), or `canceled` (a cancel was pending).
+    public let newStatus: PlanStatus
+}

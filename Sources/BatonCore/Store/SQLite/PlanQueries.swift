@@ -1,0 +1,173 @@
+/// Every statement ``SQLitePlanStore`` runs. Values are always bound parameters.
+///
+/// Statements that change a running plan carry the attempt guard
+/// `status = 'running' AND owner = ? AND attempt = ?`: the caller checks that a row came back.
+enum PlanQueries {
+    /// The columns a ``Plan`` is read from.
+    static let planColumns = """
+        id, name, entry_kind, entry, args, input, priority, timeout_seconds, max_attempts, env, labels,
+        idempotency_key, run_after, status, attempt, recoveries, hand_backs, owner, lease_expires_at,
+        process_group, cancel_requested, enqueued_at, started_at, finished_at, duration_ms, exit_code,
+        signal, result, error_kind, error_message, triggered_by, input_tokens, output_tokens, cost_usd
+        """
+
+    private static let attemptGuard = "id = ? AND status = 'running' AND owner = ? AND attempt = ?"
+
+    // MARK: Enqueue
+
+    static let planByIdempotencyKey = "SELECT \(planColumns) FROM plans WHERE idempotency_key = ?"
+
+    static let insertPlan = """
+        INSERT INTO plans (name, entry_kind, entry, args, input, priority, timeout_seconds, max_attempts,
+                           env, labels, idempotency_key, run_after, status, enqueued_at, triggered_by)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        RETURNING \(planColumns)
+        """
+
+    static let insertLabel = "INSERT INTO plan_labels (plan_id, key, value) VALUES (?, ?, ?)"
+
+    static let insertEvent = """
+        INSERT INTO plan_events (plan_id, at, kind, attempt, actor, from_status, to_status, detail)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+        """
+
+    // MARK: Claim and run
+
+    /// One statement takes the best queued plans. The subquery walks `plans_claim_order` and stops
+    /// after LIMIT rows; `INDEXED BY` keeps the planner from sorting every queued plan instead
+    /// (and makes the statement fail to prepare should that index ever stop fitting).
+    static let claim = """
+        UPDATE plans
+        SET status = 'running', owner = ?, attempt = attempt + 1, lease_expires_at = ?, started_at = ?,
+            cancel_requested = 0, process_group = NULL, finished_at = NULL, duration_ms = NULL,
+            exit_code = NULL, signal = NULL, result = NULL, error_kind = NULL, error_message = NULL,
+            input_tokens = NULL, output_tokens = NULL, cost_usd = NULL
+        WHERE id IN (SELECT id FROM plans INDEXED BY plans_claim_order WHERE status = 'queued' ORDER BY priority ASC, id ASC LIMIT ?)
+        RETURNING \(planColumns)
+        """
+
+    static let recordProcessGroup = "UPDATE plans SET process_group = ? WHERE \(attemptGuard)"
+
+    static let renewLeases = """
+        UPDATE plans SET lease_expires_at = ? WHERE status = 'running' AND owner = ? RETURNING id
+        """
+
+    /// Bindings: status, finished_at, then ``outcomeBindings``, then the attempt guard.
+    static let finish = """
+        UPDATE plans
+        SET status = ?, finished_at = ?, lease_expires_at = NULL, duration_ms = ?, exit_code = ?, signal = ?,
+            result = ?, error_kind = ?, error_message = ?, input_tokens = ?, output_tokens = ?, cost_usd = ?
+        WHERE \(attemptGuard)
+        RETURNING \(planColumns)
+        """
+
+    /// Bindings: status, run_after, hand_backs increment, then ``outcomeBindings``, then the guard.
+    static let requeue = """
+        UPDATE plans
+        SET status = ?, run_after = ?, hand_backs = hand_backs + ?, lease_expires_at = NULL, process_group = NULL,
+            duration_ms = ?, exit_code = ?, signal = ?, result = ?, error_kind = ?, error_message = ?,
+            input_tokens = ?, output_tokens = ?, cost_usd = ?
+        WHERE \(attemptGuard)
+        RETURNING \(planColumns)
+        """
+
+    // MARK: Cancel, recover, promote
+
+    static let planByID = "SELECT \(planColumns) FROM plans WHERE id = ?"
+
+    static let cancelWaiting = """
+        UPDATE plans
+        SET status = 'canceled', finished_at = ?, error_kind = 'canceled', error_message = ?
+        WHERE id = ? AND status IN ('scheduled', 'queued')
+        RETURNING \(planColumns)
+        """
+
+    static let requestCancel = """
+        UPDATE plans SET cancel_requested = 1 WHERE id = ? AND status = 'running' RETURNING \(planColumns)
+        """
+
+    static let expiredLeases = """
+        SELECT \(planColumns) FROM plans INDEXED BY plans_lease_expiry WHERE status = 'running' AND lease_expires_at < ? ORDER BY id
+        """
+
+    /// Back to the queue at its original priority and id, hence its original place in line.
+    static let recoverToQueue = """
+        UPDATE plans
+        SET status = 'queued', recoveries = recoveries + 1, lease_expires_at = NULL, process_group = NULL
+        WHERE \(attemptGuard)
+        """
+
+    static let recoverToTerminal = """
+        UPDATE plans
+        SET status = ?, finished_at = ?, lease_expires_at = NULL, error_kind = ?, error_message = ?
+        WHERE \(attemptGuard)
+        """
+
+    static let promoteDue = """
+        UPDATE plans INDEXED BY plans_due SET status = 'queued'
+        WHERE status = 'scheduled' AND run_after <= ?
+        RETURNING id, attempt
+        """
+
+    // MARK: Read
+
+    static let countsByStatus = "SELECT status, count(*) AS count FROM plans GROUP BY status"
+
+    static let events = """
+        SELECT id, plan_id, at, kind, attempt, actor, from_status, to_status, detail
+        FROM plan_events WHERE plan_id = ? ORDER BY id
+        """
+
+    /// A listing, newest first: the filters that apply joined with AND. Every value is bound.
+    static func list(statusCount: Int, labelCount: Int, hasCursor: Bool, hasNameFilter: Bool) -> String {
+        var conditions: [String] = []
+        if statusCount > 0 {
+            conditions.append("status IN (\(Array(repeating: "?", count: statusCount).joined(separator: ", ")))")
+        }
+        if hasCursor { conditions.append("id < ?") }
+        if hasNameFilter { conditions.append("name LIKE ? ESCAPE '\\'") }
+        for _ in 0..<labelCount {
+            conditions.append("EXISTS (SELECT 1 FROM plan_labels WHERE plan_id = plans.id AND key = ? AND value = ?)")
+        }
+        let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
+        return "SELECT \(planColumns) FROM plans \(filter) ORDER BY id DESC LIMIT ?"
+    }
+
+    // MARK: Output and steps
+
+    static let storedOutputBytes = """
+        SELECT coalesce(sum(length(data)), 0) AS stored FROM plan_output WHERE plan_id = ? AND attempt = ? AND stream = ?
+        """
+
+    static let insertOutput = """
+        INSERT INTO plan_output (plan_id, attempt, stream, data, dropped_bytes) VALUES (?, ?, ?, ?, ?)
+        """
+
+    static let output = """
+        SELECT data, dropped_bytes FROM plan_output WHERE plan_id = ? AND attempt = ? AND stream = ? ORDER BY id
+        """
+
+    static let deleteSteps = "DELETE FROM plan_steps WHERE plan_id = ? AND attempt = ?"
+
+    static let insertStep = """
+        INSERT INTO plan_steps (plan_id, attempt, position, name, status, started_at, finished_at, duration_ms,
+                                input, output, error)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        """
+
+    static let steps = """
+        SELECT name, status, started_at, finished_at, duration_ms, input, output, error
+        FROM plan_steps WHERE plan_id = ? AND attempt = ? ORDER BY position
+        """
+
+    // MARK: Retention
+
+    /// Deletes one chunk; output, steps, labels and events go with their plan (ON DELETE CASCADE).
+    static func pruneChunk(limit: Int) -> String {
+        let terminal = PlanStatus.terminal.map { "'\($0.rawValue)'" }.joined(separator: ", ")
+        return """
+            DELETE FROM plans WHERE id IN (
+                SELECT id FROM plans WHERE finished_at < ? AND status IN (\(terminal)) LIMIT \(limit))
+            """
+    }
+}

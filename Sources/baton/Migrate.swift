@@ -1,0 +1,31 @@
+import ArgumentParser
+import BatonCore
+import Foundation
+
+/// `baton migrate`: brings a data directory's database to this build's schema.
+struct Migrate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Create or upgrade the database in a data directory.",
+        discussion: """
+            Creates the data directory and its database if they do not exist, then applies every \
+            schema migration this build knows. Safe to run again: a database that is up to date is \
+            left alone. `baton serve` migrates on start as well; run this to upgrade ahead of time.
+            """
+    )
+
+    @Option(name: .long, help: ArgumentHelp("Directory holding Baton's database.", valueName: "dir"))
+    var dataDir: String = ProcessInfo.processInfo.environment["BATON_DATA_DIR"] ?? ".baton"
+
+    func run() async throws {
+        Baton.bootstrapLogging
+        do {
+            try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
+        } catch {
+            throw ValidationError("cannot create the data directory \(dataDir): \(error.localizedDescription)")
+        }
+        let path = SQLitePlanStore.Configuration.databasePath(inDataDirectory: dataDir)
+        let store = try await SQLitePlanStore(configuration: .init(path: path))
+        await store.close()
+        print("database \(path) is at schema version \(SQLitePlanStore.schemaVersion)")
+    }
+}

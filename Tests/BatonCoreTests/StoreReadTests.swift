@@ -1,0 +1,162 @@
+import Foundation
+import Testing
+@testable import BatonCore
+
+@Suite struct StoreReadTests {
+    @Test func listingIsNewestFirstAndPagesWithACursor() async throws {
+        try await withStore { store, _ in
+            let ids = try await store.enqueueBatch((0..<7).map { spec("t\($0).py") }, now: t0).map(\.plan.id)
+            var seen: [Int64] = []
+            var cursor: Int64?
+            var pages = 0
+            repeat {
+                let page = try await store.plans(matching: PlanQuery(limit: 3, cursor: cursor))
+                seen += page.plans.map(\.id)
+                cursor = page.nextCursor
+                pages += 1
+            } while cursor != nil
+            #expect(seen == ids.reversed())
+            #expect(pages == 3)
+        }
+    }
+
+    @Test func aFullLastPageHasNoCursor() async throws {
+        try await withStore { store, _ in
+            _ = try await store.enqueueBatch((0..<4).map { _ in spec() }, now: t0)
+            let page = try await store.plans(matching: PlanQuery(limit: 4))
+            #expect(page.plans.count == 4)
+            #expect(page.nextCursor == nil)
+        }
+    }
+
+    @Test func listingFiltersByStatusLabelsAndName() async throws {
+        try await withStore { store, _ in
+            let main = try await store.add(spec("suite/api_tests.py") { $0.labels = ["branch": "main", "suite": "api"] })
+            let mainUI = try await store.add(spec("suite/ui_tests.py") { $0.labels = ["branch": "main", "suite": "ui"] })
+            let feature = try await store.add(spec("suite/api_smoke.py") { $0.labels = ["branch": "feature", "suite": "api"] })
+            _ = try await store.claimOne()  // main is now running
+
+            func ids(_ query: PlanQuery) async throws -> [Int64] { try await store.plans(matching: query).plans.map(\.id) }
+            #expect(try await ids(PlanQuery(statuses: [.running])) == [main.id])
+            #expect(try await ids(PlanQuery(statuses: [.running, .queued])) == [feature.id, mainUI.id, main.id])
+            #expect(try await ids(PlanQuery(labels: ["branch": "main"])) == [mainUI.id, main.id])
+            #expect(try await ids(PlanQuery(labels: ["branch": "main", "suite": "api"])) == [main.id])
+            #expect(try await ids(PlanQuery(labels: ["branch": "nope"])) == [])
+            #expect(try await ids(PlanQuery(nameContains: "API")) == [feature.id, main.id])
+            #expect(try await ids(PlanQuery(statuses: [.queued], labels: ["suite": "api"], nameContains: "smoke")) == [feature.id])
+        }
+    }
+
+    @Test func nameSearchTreatsWildcardsLiterally() async throws {
+        try await withStore { store, _ in
+            let literal = try await store.add(spec { $0.name = "100%_done" })
+            _ = try await store.add(spec { $0.name = "100 percent done" })
+            #expect(try await store.plans(matching: PlanQuery(nameContains: "%_")).plans.map(\.id) == [literal.id])
+        }
+    }
+
+    @Test func limitIsClampedToTheMaximum() async throws {
+        try await withStore { store, _ in
+            _ = try await store.enqueueBatch((0..<3).map { _ in spec() }, now: t0)
+            #expect(try await store.plans(matching: PlanQuery(limit: 0)).plans.count == 1)
+            #expect(try await store.plans(matching: PlanQuery(limit: 100_000)).plans.count == 3)
+        }
+    }
+
+    @Test func countsByStatus() async throws {
+        try await withStore { store, _ in
+            _ = try await store.enqueueBatch((0..<5).map { _ in spec() }, now: t0)
+            _ = try await store.add(spec { $0.runAfter = t0.adding(seconds: 60) })
+            let running = try await store.claimOne()
+            _ = try await store.finish(try #require(running.currentAttempt), outcome: PlanOutcome(status: .succeeded), now: t0)
+            _ = try await store.claimOne()
+            #expect(try await store.countsByStatus() == [.queued: 3, .running: 1, .succeeded: 1, .scheduled: 1])
+        }
+    }
+
+    @Test func outputIsKeptPerStreamUpToTheCap() async throws {
+        try await withStore({ $0.maxOutputBytes = 10 }) { store, _ in
+            try await store.add(spec())
+            let attempt = try #require(try await store.claimOne().currentAttempt)
+            try await store.appendOutput(Array("hello ".utf8), stream: .stdout, for: attempt)
+            try await store.appendOutput(Array("world, and more\n".utf8), stream: .stdout, for: attempt)
+            try await store.appendOutput(Array("more still".utf8), stream: .stdout, for: attempt)
+            try await store.appendOutput(Array("warn\n".utf8), stream: .stderr, for: attempt)
+            let stdout = try await store.output(of: attempt.planID, stream: .stdout, attempt: nil)
+            #expect(stdout.bytes == Array("hello worl".utf8))
+            #expect(stdout.droppedBytes == 22)
+            #expect(stdout.text == "hello worl\n[... 22 bytes truncated ...]\n")
+            let stderr = try await store.output(of: attempt.planID, stream: .stderr, attempt: nil)
+            #expect(stderr.text == "warn\n")
+        }
+    }
+
+    @Test func outputIsKeptPerRun() async throws {
+        try await withStore { store, _ in
+            try await store.add(spec { $0.maxAttempts = 2 })
+            let first = try #require(try await store.claimOne().currentAttempt)
+            try await store.appendOutput(Array("run one\n".utf8), stream: .stdout, for: first)
+            _ = try await store.requeue(first, .retry(failedRun: PlanOutcome(status: .failed), runAt: t0), now: t0)
+            let second = try #require(try await store.claimOne().currentAttempt)
+            try await store.appendOutput(Array("run two\n".utf8), stream: .stdout, for: second)
+            #expect(try await store.output(of: first.planID, stream: .stdout, attempt: nil).text == "run two\n")
+            #expect(try await store.output(of: first.planID, stream: .stdout, attempt: 1).text == "run one\n")
+            await expectStoreError(.planNotFound) { _ = try await store.output(of: 999, stream: .stdout, attempt: nil) }
+        }
+    }
+
+    @Test func stepsAreSavedAndReplacedPerRun() async throws {
+        try await withStore { store, _ in
+            try await store.add(spec())
+            let attempt = try #require(try await store.claimOne().currentAttempt)
+            let steps = [
+                PlanStep(name: "checkout", status: "success", startedAt: t0, finishedAt: t0.adding(seconds: 1), durationMs: 1000,
+                         input: try JSONText(validating: #"{"ref": "main"}"#), output: try JSONText(validating: "[1,2]")),
+                PlanStep(name: "test", status: "error", error: "2 failed"),
+            ]
+            try await store.saveSteps([PlanStep(name: "draft", status: "running")], for: attempt)
+            try await store.saveSteps(steps, for: attempt)
+            #expect(try await store.steps(of: attempt.planID) == steps)
+            await expectStoreError(.planNotFound) { _ = try await store.steps(of: 999) }
+        }
+    }
+
+    @Test func pruneRemovesOldTerminalPlansWithEverythingTheyOwn() async throws {
+        try await withStore { store, path in
+            try await store.add(spec())
+            try await store.add(spec())
+            let waiting = try await store.add(spec())
+            let old = try #require(try await store.claimOne(at: t0).currentAttempt)
+            try await store.appendOutput(Array("x".utf8), stream: .stdout, for: old)
+            try await store.saveSteps([PlanStep(name: "s", status: "success")], for: old)
+            _ = try await store.finish(old, outcome: PlanOutcome(status: .succeeded), now: t0)
+            let recent = try #require(try await store.claimOne(at: t0).currentAttempt)
+            _ = try await store.finish(recent, outcome: PlanOutcome(status: .failed), now: t0.adding(seconds: 86_400 * 8))
+
+            #expect(try await store.prune(finishedBefore: t0.adding(seconds: 86_400)) == 1)
+            #expect(try await store.plan(old.planID) == nil)
+            #expect(try await store.plan(recent.planID) != nil)
+            #expect(try await store.plan(waiting.id) != nil, "unfinished plans are never pruned")
+            #expect(try await store.events(of: old.planID).isEmpty)
+
+            let connection = try SQLiteConnection(path: path)
+            defer { connection.close() }
+            for table in ["plan_output", "plan_steps", "plan_events", "plan_labels"] {
+                let left = try connection.firstRow("SELECT count(*) AS n FROM \(table) WHERE plan_id = ?", [old.planID]) { $0.int("n") }
+                #expect(left == 0, "\(table)")
+            }
+        }
+    }
+
+    @Test func pruneWorksThroughManyChunks() async throws {
+        try await withStore { store, _ in
+            for _ in 0..<2 { _ = try await store.enqueueBatch((0..<600).map { _ in spec() }, now: t0) }
+            let claimed = try await store.claim(limit: 1200, owner: "a", leaseDuration: .seconds(60), now: t0)
+            for plan in claimed {
+                _ = try await store.finish(try #require(plan.currentAttempt), outcome: PlanOutcome(status: .succeeded), now: t0)
+            }
+            #expect(try await store.prune(finishedBefore: t0.adding(seconds: 1)) == 1200)
+            #expect(try await store.countsByStatus().isEmpty)
+        }
+    }
+}

@@ -1,0 +1,81 @@
+import Foundation
+import Logging
+import Testing
+@testable import BatonCore
+
+/// A directory under the system temp directory, removed when the test ends.
+struct TemporaryDirectory: ~Copyable {
+    let path: String
+
+    init() throws {
+        path = FileManager.default.temporaryDirectory
+            .appendingPathComponent("baton-tests-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    }
+
+    func file(_ name: String) -> String { path + "/" + name }
+
+    deinit {
+        try? FileManager.default.removeItem(atPath: path)
+    }
+}
+
+/// A logger that drops everything, so test output shows only test results.
+let quietLogger = Logger(label: "baton.tests") { _ in SwiftLogNoOpLogHandler() }
+
+/// A fixed instant tests count from, so every time in a test is explicit.
+let t0 = Date(timeIntervalSince1970: 1_800_000_000)
+
+extension Date {
+    func adding(seconds: Double) -> Date { addingTimeInterval(seconds) }
+}
+
+/// Opens a store on a new database file in a temporary directory, runs `body`, closes it.
+func withStore(
+    _ configure: (inout SQLitePlanStore.Configuration) -> Void = { _ in },
+    _ body: (SQLitePlanStore, String) async throws -> Void
+) async throws {
+    let directory = try TemporaryDirectory()
+    var configuration = SQLitePlanStore.Configuration(path: directory.file("baton.sqlite"))
+    configure(&configuration)
+    let store = try await SQLitePlanStore(configuration: configuration, logger: quietLogger)
+    do {
+        try await body(store, configuration.path)
+        await store.close()
+    } catch {
+        await store.close()
+        throw error
+    }
+}
+
+/// A valid spec running `script`; tweak fields with `configure`.
+func spec(_ script: String = "tests/run.py", priority: Int = 5, _ configure: (inout PlanSpec) -> Void = { _ in }) -> PlanSpec {
+    var spec = PlanSpec(entryPoint: .script(script), priority: priority)
+    configure(&spec)
+    return spec
+}
+
+extension PlanStore {
+    /// Enqueues and returns the stored plan.
+    @discardableResult
+    func add(_ spec: PlanSpec, at now: Date = t0) async throws -> Plan {
+        try await enqueue(spec, now: now).plan
+    }
+
+    /// Claims one plan for `owner` and fails the test if none was claimed.
+    func claimOne(owner: String = "node-a", at now: Date = t0) async throws -> Plan {
+        try #require(try await claim(limit: 1, owner: owner, leaseDuration: .seconds(60), now: now).first)
+    }
+}
+
+/// The error `body` throws, which must be a `PlanStoreError` with `code`.
+func expectStoreError(_ code: PlanStoreError.Code, sourceLocation: SourceLocation = #_sourceLocation, _ body: () async throws -> Void) async {
+    do {
+        try await body()
+        Issue.record("expected a \(code) error, but nothing was thrown", sourceLocation: sourceLocation)
+    } catch let error as PlanStoreError {
+        #expect(error.code == code, "\(error)", sourceLocation: sourceLocation)
+    } catch {
+        Issue.record("expected a \(code) error, got \(error)", sourceLocation: sourceLocation)
+    }
+}
