@@ -50,7 +50,7 @@ import Testing
             await expectStoreError(.attemptNotHeld) { _ = try await store.requeue(attempt, .handBack(reason: "late"), now: t0) }
             await expectStoreError(.attemptNotHeld) { try await store.recordProcessGroup(1, for: attempt, now: t0) }
             await expectStoreError(.invalidTransition) { _ = try await store.cancel(done.id, actor: "ops", now: t0) }
-            #expect(try await store.renewLeases(owner: attempt.owner, leaseDuration: .seconds(60), now: t0).isEmpty)
+            #expect(try await store.renewLeases([attempt], leaseDuration: .seconds(60), now: t0).isEmpty)
             #expect(try await store.recoverExpiredLeases(now: t0.adding(seconds: 3600)).isEmpty)
             #expect(try await store.claim(limit: 10, owner: "b", leaseDuration: .seconds(60), now: t0).isEmpty)
             #expect(try await store.plan(done.id) == done)
@@ -120,7 +120,8 @@ import Testing
             try await store.add(spec())
             let mine = try await store.claimOne(owner: "node-a", at: t0)
             let theirs = try await store.claimOne(owner: "node-b", at: t0)
-            #expect(try await store.renewLeases(owner: "node-a", leaseDuration: .seconds(60), now: t0.adding(seconds: 50)) == [mine.id])
+            let attempt = try #require(mine.currentAttempt)
+            #expect(try await store.renewLeases([attempt], leaseDuration: .seconds(60), now: t0.adding(seconds: 50)) == [attempt])
             let recoveries = try await store.recoverExpiredLeases(now: t0.adding(seconds: 61))
             #expect(recoveries.map(\.planID) == [theirs.id])
             #expect(try await store.plan(mine.id)?.status == .running)
@@ -147,15 +148,43 @@ import Testing
         }
     }
 
-    @Test func recoveryReportsTheLostProcessGroup() async throws {
+    @Test func aLostRunIsStoppedBeforeItsPlanIsRequeued() async throws {
+        try await withStore { store, path in
+            try await store.add(spec())
+            try await store.add(spec())  // never started: no process group to stop
+            let attempt = try #require(try await store.claimOne(at: t0).currentAttempt)
+            _ = try await store.claimOne(at: t0)
+            try await store.recordProcessGroup(31337, for: attempt, now: t0)
+
+            let observer = Locked(try SQLiteConnection(path: path))
+            defer { observer.withLock { $0.close() } }
+            let stops = Locked<[(AttemptRef, Int32, String?)]>([])
+            let recoveries = try await store.recoverExpiredLeases(now: t0.adding(seconds: 61)) { lost, processGroup in
+                // What any other connection sees at this moment: the plan is not back in the queue yet.
+                let status = observer.withLock { try? $0.firstRow("SELECT status FROM plans WHERE id = ?", [lost.planID]) { $0.string("status") } }
+                stops.withLock { $0.append((lost, processGroup, status)) }
+            }
+            let calls = stops.withLock { $0 }
+            #expect(calls.count == 1)
+            #expect(calls.first?.0 == attempt)
+            #expect(calls.first?.1 == 31337)
+            #expect(calls.first?.2 == "running")
+            #expect(recoveries.count == 2)
+            #expect(recoveries.first { $0.planID == attempt.planID }?.processGroup == 31337)
+            #expect(try await store.plan(attempt.planID)?.processGroup == nil)
+        }
+    }
+
+    @Test func aHeartbeatNamingAStaleRunRenewsNothing() async throws {
         try await withStore { store, _ in
             try await store.add(spec())
-            let attempt = try #require(try await store.claimOne(at: t0).currentAttempt)
-            try await store.recordProcessGroup(31337, for: attempt, now: t0)
-            let recovery = try #require(try await store.recoverExpiredLeases(now: t0.adding(seconds: 61)).first)
-            #expect(recovery.processGroup == 31337)
-            #expect(recovery.lostAttempt == attempt)
-            #expect(try await store.plan(attempt.planID)?.processGroup == nil)
+            let stale = try #require(try await store.claimOne(owner: "node-a", at: t0).currentAttempt)
+            _ = try await store.recoverExpiredLeases(now: t0.adding(seconds: 61))
+            let current = try #require(try await store.claimOne(owner: "node-a", at: t0.adding(seconds: 62)).currentAttempt)
+            // Same owner, same plan: only the run that holds it now is renewed.
+            let held = try await store.renewLeases([stale, current], leaseDuration: .seconds(60), now: t0.adding(seconds: 70))
+            #expect(held == [current])
+            #expect(try await store.plan(current.planID)?.leaseExpiresAt == t0.adding(seconds: 130))
         }
     }
 
@@ -255,6 +284,24 @@ import Testing
             let event = try #require(try await store.events(of: plan.id).first { $0.kind == .requeued })
             #expect(event.detail == "retry after failed (nonzero_exit)")
             #expect(event.toStatus == .scheduled)
+        }
+    }
+
+    @Test func retriesAreOnlyForFailedRunsWithAttemptsLeft() async throws {
+        try await withStore { store, _ in
+            try await store.add(spec { $0.maxAttempts = 2 })
+            let first = try #require(try await store.claimOne().currentAttempt)
+            for status in [PlanStatus.succeeded, .canceled] {
+                await expectStoreError(.retryRefused) {
+                    _ = try await store.requeue(first, .retry(failedRun: PlanOutcome(status: status), runAt: t0), now: t0)
+                }
+            }
+            _ = try await store.requeue(first, .retry(failedRun: PlanOutcome(status: .failed), runAt: t0), now: t0)
+            let second = try #require(try await store.claimOne().currentAttempt)
+            await expectStoreError(.retryRefused) {
+                _ = try await store.requeue(second, .retry(failedRun: PlanOutcome(status: .failed), runAt: t0), now: t0)
+            }
+            #expect(try await store.plan(second.planID)?.status == .running, "a refused retry changes nothing")
         }
     }
 

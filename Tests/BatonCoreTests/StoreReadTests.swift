@@ -91,6 +91,35 @@ import Testing
         }
     }
 
+    @Test func outputPastTheCapIsOnlyCounted() async throws {
+        try await withStore({ $0.maxOutputBytes = 4 }) { store, path in
+            try await store.add(spec())
+            let attempt = try #require(try await store.claimOne().currentAttempt)
+            for _ in 0..<100 {
+                try await store.appendOutput(Array("flood\n".utf8), stream: .stdout, for: attempt)
+            }
+            let output = try await store.output(of: attempt.planID, stream: .stdout, attempt: nil)
+            #expect(output.bytes == Array("floo".utf8))
+            #expect(output.droppedBytes == 596)
+            let connection = try SQLiteConnection(path: path)
+            defer { connection.close() }
+            #expect(try connection.firstRow("SELECT count(*) AS n FROM plan_output") { $0.int("n") } == 1, "no rows past the cap")
+        }
+    }
+
+    @Test func onlyTheRunHoldingThePlanWritesOutputAndSteps() async throws {
+        try await withStore { store, _ in
+            try await store.add(spec())
+            let attempt = try #require(try await store.claimOne().currentAttempt)
+            _ = try await store.finish(attempt, outcome: PlanOutcome(status: .succeeded), now: t0)
+            await expectStoreError(.attemptNotHeld) { try await store.appendOutput([1], stream: .stdout, for: attempt) }
+            await expectStoreError(.attemptNotHeld) { try await store.saveSteps([PlanStep(name: "late", status: "success")], for: attempt) }
+            await expectStoreError(.planNotFound) {
+                try await store.appendOutput([1], stream: .stdout, for: AttemptRef(planID: 999, owner: "a", attempt: 1))
+            }
+        }
+    }
+
     @Test func outputIsKeptPerRun() async throws {
         try await withStore { store, _ in
             try await store.add(spec { $0.maxAttempts = 2 })

@@ -62,6 +62,12 @@ extension PlanStore {
         try await enqueue(spec, now: now).plan
     }
 
+    /// Recovers expired leases, ignoring the lost runs' process groups (tests that care pass
+    /// their own `stopLostRun`).
+    func recoverExpiredLeases(now: Date) async throws -> [Recovery] {
+        try await recoverExpiredLeases(now: now) { _, _ in }
+    }
+
     /// Claims one plan for `owner` and fails the test if none was claimed.
     func claimOne(owner: String = "node-a", at now: Date = t0) async throws -> Plan {
         try #require(try await claim(limit: 1, owner: owner, leaseDuration: .seconds(60), now: now).first)
@@ -77,5 +83,19 @@ func expectStoreError(_ code: PlanStoreError.Code, sourceLocation: SourceLocatio
         #expect(error.code == code, "\(error)", sourceLocation: sourceLocation)
     } catch {
         Issue.record("expected a \(code) error, got \(error)", sourceLocation: sourceLocation)
+    }
+}
+
+/// A value shared with `@Sendable` closures in tests.
+final class Locked<Value>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: Value
+
+    init(_ value: Value) { self.value = value }
+
+    func withLock<T>(_ body: (inout Value) throws -> T) rethrows -> T {
+        lock.lock()
+        defer { lock.unlock() }
+        return try body(&value)
     }
 }

@@ -48,16 +48,24 @@ public final class SQLiteConnection {
         let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX
         let code = sqlite3_open_v2(path, &connection, flags, nil)
         guard code == SQLITE_OK, let connection else {
-            let error = SQLiteError(resultCode: code, connection: connection, sql: nil)
+            let reason = SQLiteError(resultCode: code, connection: connection, sql: nil)
             sqlite3_close_v2(connection)
-            throw error
+            throw SQLiteError(
+                code: reason.code, extendedCode: reason.extendedCode,
+                message: "cannot open the database \(path): \(reason.message); check that its directory exists and is writable (--data-dir)"
+            )
         }
         handle = connection
         sqlite3_extended_result_codes(connection, 1)
-        let timeout = options.busyTimeout.components
-        sqlite3_busy_timeout(connection, Int32(timeout.seconds * 1000 + timeout.attoseconds / 1_000_000_000_000_000))
+        sqlite3_busy_timeout(connection, Int32(clamping: options.busyTimeout.wholeMilliseconds))
         do {
-            try execute("PRAGMA journal_mode = WAL")
+            let mode = try firstRow("PRAGMA journal_mode = WAL") { $0.string("journal_mode") }
+            guard mode?.lowercased() == "wal" else {
+                throw SQLiteError(
+                    code: SQLITE_CANTOPEN,
+                    message: "the database \(path) cannot use write-ahead logging (journal mode stays \(mode ?? "unknown")); put the data directory on a local file system"
+                )
+            }
             try execute("PRAGMA synchronous = \(options.synchronous.rawValue.uppercased())")
             try execute("PRAGMA foreign_keys = ON")
             if options.queryOnly { try execute("PRAGMA query_only = ON") }
@@ -92,12 +100,18 @@ public final class SQLiteConnection {
         guard code == SQLITE_OK else { throw SQLiteError(resultCode: code, connection: handle, sql: sql) }
     }
 
-    /// The prepared statement for `sql`, prepared on first use and reused afterwards.
+    /// The prepared statement for `sql`, prepared on first use and reused afterwards. For the
+    /// fixed statements of a store; SQL composed at run time goes through ``prepare(_:)``.
     public func statement(_ sql: String) throws -> SQLiteStatement {
         if let cached = statements[sql] { return cached }
-        let statement = try SQLiteStatement(connection: try open(), sql: sql)
+        let statement = try prepare(sql)
         statements[sql] = statement
         return statement
+    }
+
+    /// A new statement for `sql`, not cached: finalized when the caller lets go of it.
+    public func prepare(_ sql: String) throws -> SQLiteStatement {
+        try SQLiteStatement(connection: try open(), sql: sql)
     }
 
     /// Runs `sql` with `values` bound, ignoring rows.

@@ -44,12 +44,12 @@ public final class SQLiteDatabase: Sendable {
         }
     }
 
-    /// Runs `body` in a read transaction on one of the reader connections, so that all its
-    /// statements see one consistent snapshot.
-    public func read<T: Sendable>(_ body: @Sendable (SQLiteConnection) throws -> T) async throws -> T {
+    /// Runs `body` on one of the reader connections. With `snapshot`, inside a read transaction,
+    /// so that several statements see one consistent state (one statement always does).
+    public func read<T: Sendable>(snapshot: Bool = false, _ body: @Sendable (SQLiteConnection) throws -> T) async throws -> T {
         let reader = readers[nextReader.add(1, ordering: .relaxed).oldValue % readers.count]
         return try await reader.perform { connection in
-            try connection.transaction(.deferred) { try body(connection) }
+            snapshot ? try connection.transaction(.deferred) { try body(connection) } : try body(connection)
         }
     }
 

@@ -47,15 +47,23 @@ public final class SQLiteStatement {
             code = sqlite3_bind_int64(handle, index, integer)
         case .real(let real):
             code = sqlite3_bind_double(handle, index, real)
-        case .text(let text):
-            code = text.utf8.withContiguousStorageIfAvailable { utf8 in
-                utf8.withMemoryRebound(to: CChar.self) {
-                    baton_sqlite3_bind_text_copy(handle, index, $0.baseAddress, Int32($0.count))
+        case .text(var text):
+            // A nil pointer would bind NULL, not the empty string.
+            text.makeContiguousUTF8()
+            code = text.withUTF8 { utf8 in
+                guard let base = utf8.baseAddress, !utf8.isEmpty else {
+                    return baton_sqlite3_bind_text_copy(handle, index, "", 0)
                 }
-            } ?? baton_sqlite3_bind_text_copy(handle, index, text, -1)
+                return base.withMemoryRebound(to: CChar.self, capacity: utf8.count) {
+                    baton_sqlite3_bind_text_copy(handle, index, $0, Int32(utf8.count))
+                }
+            }
         case .blob(let bytes):
-            code = bytes.withUnsafeBytes {
-                baton_sqlite3_bind_blob_copy(handle, index, $0.baseAddress ?? UnsafeRawPointer(bitPattern: 1), Int32($0.count))
+            code = bytes.withUnsafeBytes { buffer in
+                guard let base = buffer.baseAddress, !buffer.isEmpty else {
+                    return sqlite3_bind_zeroblob(handle, index, 0)
+                }
+                return baton_sqlite3_bind_blob_copy(handle, index, base, Int32(buffer.count))
             }
         }
         guard code == SQLITE_OK else { throw SQLiteError(resultCode: code, connection: connection, sql: sql) }

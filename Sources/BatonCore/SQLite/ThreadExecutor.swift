@@ -10,12 +10,24 @@ final class ThreadExecutor: SerialExecutor, @unchecked Sendable {
     private let condition = NSCondition()
     private var jobs: [UnownedJob] = []
     private var stopping = false
+    private var finalWork: (@Sendable () -> Void)?
 
-    /// Starts the thread, named `name` for debuggers and `top -H`.
+    /// Starts the thread, marked with `name` (see ``currentName``).
     init(name: String) {
-        let thread = Thread { [self] in runJobs() }
+        let thread = Thread { [self] in
+            Thread.current.threadDictionary[Self.nameKey] = name
+            runJobs()
+        }
         thread.name = name
         thread.start()
+    }
+
+    private static let nameKey = "baton.executor"
+
+    /// The name of the executor whose thread is running the caller, or `nil` on any other thread
+    /// (the cooperative pool above all).
+    static var currentName: String? {
+        Thread.current.threadDictionary[nameKey] as? String
     }
 
     func enqueue(_ job: consuming ExecutorJob) {
@@ -30,10 +42,14 @@ final class ThreadExecutor: SerialExecutor, @unchecked Sendable {
         UnownedSerialExecutor(ordinary: self)
     }
 
-    /// Lets the thread end once the jobs already enqueued have run.
-    func shutdown() {
+    /// Lets the thread end once the jobs already enqueued have run, running `finally` last on it.
+    ///
+    /// Call only when nothing can enqueue more work (an actor's `deinit`): jobs enqueued after
+    /// the thread has ended would never run.
+    func shutdown(finally: (@Sendable () -> Void)? = nil) {
         condition.lock()
         stopping = true
+        finalWork = finally
         condition.signal()
         condition.unlock()
     }
@@ -46,7 +62,9 @@ final class ThreadExecutor: SerialExecutor, @unchecked Sendable {
                 condition.wait()
             }
             if jobs.isEmpty {
+                let work = finalWork
                 condition.unlock()
+                work?()
                 return
             }
             swap(&batch, &jobs)

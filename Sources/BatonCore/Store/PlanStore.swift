@@ -22,8 +22,10 @@ public protocol PlanStore: Sendable {
     /// Records the process group of a run once its child has started.
     func recordProcessGroup(_ processGroup: Int32, for attempt: AttemptRef, now: Date) async throws
 
-    /// Extends the lease of every plan `owner` is running; returns the ids it still holds.
-    func renewLeases(owner: String, leaseDuration: Duration, now: Date) async throws -> Set<Int64>
+    /// Extends the lease of each run in `attempts` (one transaction) and returns the runs that
+    /// still hold their plan: a run missing from the answer was recovered, finished or canceled
+    /// elsewhere, and its orchestrator must stop it.
+    func renewLeases(_ attempts: [AttemptRef], leaseDuration: Duration, now: Date) async throws -> Set<AttemptRef>
 
     /// Ends a run with a terminal `outcome`. Fails with ``PlanStoreError/Code/attemptNotHeld`` when the
     /// run no longer holds the plan (recovered, or already finished).
@@ -39,7 +41,14 @@ public protocol PlanStore: Sendable {
 
     /// Returns the running plans whose lease ran out to the queue, at their original priority and
     /// position — or fails them as `orphaned` once they have been recovered too often.
-    func recoverExpiredLeases(now: Date) async throws -> [Recovery]
+    ///
+    /// For each lost run whose process group was recorded, `stopLostRun` is called *before* the
+    /// plan is requeued, so that the plan can never have two live runs. It must not block (it
+    /// runs inside the write transaction); sending `SIGKILL` to the group is what it is for.
+    func recoverExpiredLeases(
+        now: Date,
+        stopLostRun: @escaping @Sendable (_ lost: AttemptRef, _ processGroup: Int32) -> Void
+    ) async throws -> [Recovery]
 
     /// Moves scheduled plans whose time has come to the queue; returns their ids.
     func promoteDueScheduled(now: Date) async throws -> [Int64]
@@ -52,13 +61,14 @@ public protocol PlanStore: Sendable {
     /// How many plans are in each status (statuses with none are absent).
     func countsByStatus() async throws -> [PlanStatus: Int]
 
-    /// Appends output of a run, keeping at most the store's cap per stream and counting the rest.
+    /// Appends output of a run that still holds its plan, keeping at most the store's cap per
+    /// stream and counting the rest.
     func appendOutput(_ bytes: [UInt8], stream: OutputStream, for attempt: AttemptRef) async throws
 
     /// The stored output of one stream of a run (`nil`: the current or last run).
     func output(of planID: Int64, stream: OutputStream, attempt: Int?) async throws -> PlanOutput
 
-    /// Stores the steps a run reported, replacing any stored for that run before.
+    /// Stores the steps a run that still holds its plan reported, replacing any stored before.
     func saveSteps(_ steps: [PlanStep], for attempt: AttemptRef) async throws
 
     /// The steps of the current or last run.
@@ -84,8 +94,8 @@ public struct EnqueueResult: Sendable, Hashable {
 
 /// How a running plan goes back to the queue.
 public enum Requeue: Sendable, Hashable {
-    /// The run failed or timed out and the plan has attempts left: record the run's outcome and
-    /// run it again at `runAt` (`scheduled` until then).
+    /// The run failed or timed out and the plan has attempts left (``Plan/hasAttemptsLeft``):
+    /// record the run's outcome and run it again at `runAt` (`scheduled` until then).
     case retry(failedRun: PlanOutcome, runAt: Date)
     /// The run was stopped unfinished by its orchestrator (shutdown, restart). Not counted
     /// against `max_attempts`.

@@ -6,6 +6,7 @@ public struct PlanStoreError: Error, Sendable, Hashable, CustomStringConvertible
             case planNotFound = "plan_not_found"
             case invalidTransition = "invalid_transition"
             case attemptNotHeld = "attempt_not_held"
+            case retryRefused = "retry_refused"
             case databaseBusy = "database_busy"
             case schemaTooNew = "schema_too_new"
         }
@@ -19,6 +20,8 @@ public struct PlanStoreError: Error, Sendable, Hashable, CustomStringConvertible
         /// The run named by an ``AttemptRef`` no longer holds its plan: it was recovered,
         /// finished or handed back.
         public static let attemptNotHeld = Code(value: .attemptNotHeld)
+        /// A retry was asked for a run that did not fail, or a plan with no attempts left.
+        public static let retryRefused = Code(value: .retryRefused)
         /// Another process held the database's write lock for longer than the busy timeout.
         public static let databaseBusy = Code(value: .databaseBusy)
         /// The database was written by a newer Baton.

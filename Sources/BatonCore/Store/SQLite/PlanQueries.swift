@@ -48,9 +48,9 @@ enum PlanQueries {
 
     static let recordProcessGroup = "UPDATE plans SET process_group = ? WHERE \(attemptGuard)"
 
-    static let renewLeases = """
-        UPDATE plans SET lease_expires_at = ? WHERE status = 'running' AND owner = ? RETURNING id
-        """
+    static let renewLease = "UPDATE plans SET lease_expires_at = ? WHERE \(attemptGuard)"
+
+    static let holdsPlan = "SELECT 1 AS held FROM plans WHERE \(attemptGuard)"
 
     /// Bindings: status, finished_at, then ``outcomeBindings``, then the attempt guard.
     static let finish = """
@@ -135,17 +135,19 @@ enum PlanQueries {
 
     // MARK: Output and steps
 
-    static let storedOutputBytes = """
-        SELECT coalesce(sum(length(data)), 0) AS stored FROM plan_output WHERE plan_id = ? AND attempt = ? AND stream = ?
+    static let outputTotals = """
+        SELECT stored_bytes, dropped_bytes FROM plan_output_totals WHERE plan_id = ? AND attempt = ? AND stream = ?
         """
 
-    static let insertOutput = """
-        INSERT INTO plan_output (plan_id, attempt, stream, data, dropped_bytes) VALUES (?, ?, ?, ?, ?)
+    static let addToOutputTotals = """
+        INSERT INTO plan_output_totals (plan_id, attempt, stream, stored_bytes, dropped_bytes) VALUES (?, ?, ?, ?, ?)
+        ON CONFLICT (plan_id, attempt, stream) DO UPDATE
+        SET stored_bytes = stored_bytes + excluded.stored_bytes, dropped_bytes = dropped_bytes + excluded.dropped_bytes
         """
 
-    static let output = """
-        SELECT data, dropped_bytes FROM plan_output WHERE plan_id = ? AND attempt = ? AND stream = ? ORDER BY id
-        """
+    static let insertOutput = "INSERT INTO plan_output (plan_id, attempt, stream, data) VALUES (?, ?, ?, ?)"
+
+    static let output = "SELECT data FROM plan_output WHERE plan_id = ? AND attempt = ? AND stream = ? ORDER BY id"
 
     static let deleteSteps = "DELETE FROM plan_steps WHERE plan_id = ? AND attempt = ?"
 

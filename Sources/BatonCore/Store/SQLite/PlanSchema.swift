@@ -80,14 +80,24 @@ enum PlanSchema {
             CREATE INDEX plan_events_by_plan ON plan_events (plan_id, id);
 
             CREATE TABLE plan_output (
-                id            INTEGER PRIMARY KEY,
-                plan_id       INTEGER NOT NULL REFERENCES plans (id) ON DELETE CASCADE,
-                attempt       INTEGER NOT NULL,
-                stream        TEXT    NOT NULL CHECK (stream IN ('stdout', 'stderr')),
-                data          BLOB    NOT NULL,
-                dropped_bytes INTEGER NOT NULL DEFAULT 0
+                id      INTEGER PRIMARY KEY,
+                plan_id INTEGER NOT NULL REFERENCES plans (id) ON DELETE CASCADE,
+                attempt INTEGER NOT NULL,
+                stream  TEXT    NOT NULL CHECK (stream IN ('stdout', 'stderr')),
+                data    BLOB    NOT NULL
             );
             CREATE INDEX plan_output_by_stream ON plan_output (plan_id, attempt, stream, id);
+
+            -- Running totals per stream of a run, so an append costs the same however much came
+            -- before, and output past the cap is only counted.
+            CREATE TABLE plan_output_totals (
+                plan_id       INTEGER NOT NULL REFERENCES plans (id) ON DELETE CASCADE,
+                attempt       INTEGER NOT NULL,
+                stream        TEXT    NOT NULL,
+                stored_bytes  INTEGER NOT NULL,
+                dropped_bytes INTEGER NOT NULL,
+                PRIMARY KEY (plan_id, attempt, stream)
+            ) WITHOUT ROWID;
 
             CREATE TABLE plan_steps (
                 plan_id     INTEGER NOT NULL REFERENCES plans (id) ON DELETE CASCADE,
@@ -135,6 +145,9 @@ enum PlanSchema {
         }
         for migration in migrations where migration.version > start && migration.version <= target {
             try connection.transaction(.immediate) {
+                // Another process may have migrated since `start` was read: the write lock is
+                // held now, so this answer is final.
+                guard try connection.userVersion < migration.version else { return }
                 try connection.execute(migration.sql)
                 try connection.setUserVersion(migration.version)
             }

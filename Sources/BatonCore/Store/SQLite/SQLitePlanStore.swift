@@ -126,17 +126,23 @@ public final class SQLitePlanStore: PlanStore {
 
     public func recordProcessGroup(_ processGroup: Int32, for attempt: AttemptRef, now: Date) async throws {
         try await write { connection in
-            try connection.run(PlanQueries.recordProcessGroup, [processGroup, attempt.planID, attempt.owner, attempt.attempt])
+            try connection.run(PlanQueries.recordProcessGroup, [processGroup] + Self.guardBindings(attempt))
             guard connection.changes == 1 else { throw try Self.notHeldError(attempt, in: connection) }
             try Self.appendEvent(.started, plan: attempt.planID, attempt: attempt.attempt, actor: attempt.owner, from: nil, to: nil,
                                  detail: "process group \(processGroup)", now: now, in: connection)
         }
     }
 
-    public func renewLeases(owner: String, leaseDuration: Duration, now: Date) async throws -> Set<Int64> {
+    public func renewLeases(_ attempts: [AttemptRef], leaseDuration: Duration, now: Date) async throws -> Set<AttemptRef> {
+        guard !attempts.isEmpty else { return [] }
         let leaseExpiry = (now + leaseDuration.timeInterval).millisecondsSince1970
         return try await write { connection in
-            Set(try connection.rows(PlanQueries.renewLeases, [leaseExpiry, owner]) { $0.int64("id") })
+            var held: Set<AttemptRef> = []
+            for attempt in attempts {
+                try connection.run(PlanQueries.renewLease, [leaseExpiry, attempt.planID, attempt.owner, attempt.attempt])
+                if connection.changes == 1 { held.insert(attempt) }
+            }
+            return held
         }
     }
 
@@ -145,11 +151,8 @@ public final class SQLitePlanStore: PlanStore {
             throw PlanStoreError.invalidTransition(attempt.planID, from: .running, to: outcome.status)
         }
         return try await write { connection in
-            let bindings: [SQLiteBindable] = [outcome.status.rawValue, now.millisecondsSince1970]
-                + Self.outcomeBindings(outcome) + [attempt.planID, attempt.owner, attempt.attempt]
-            guard let plan = try connection.firstRow(PlanQueries.finish, bindings, Self.plan(from:)) else {
-                throw try Self.notHeldError(attempt, in: connection)
-            }
+            let plan = try Self.updatePlan(PlanQueries.finish, [outcome.status.rawValue, now.millisecondsSince1970]
+                + Self.outcomeBindings(outcome) + Self.guardBindings(attempt), attempt, in: connection)
             try Self.appendEvent(.finished, plan: plan.id, attempt: attempt.attempt, actor: attempt.owner, from: .running,
                                  to: outcome.status, detail: outcome.error.map { "\($0.kind.rawValue): \($0.message)" }, now: now, in: connection)
             return plan
@@ -158,17 +161,11 @@ public final class SQLitePlanStore: PlanStore {
 
     public func requeue(_ attempt: AttemptRef, _ requeue: Requeue, now: Date) async throws -> Plan {
         try await write { connection in
-            guard let current = try connection.firstRow(PlanQueries.planByID, [attempt.planID], Self.plan(from:)) else {
-                throw PlanStoreError.planNotFound(attempt.planID)
-            }
-            guard current.status == .running, current.owner == attempt.owner, current.attempt == attempt.attempt else {
-                throw PlanStoreError.attemptNotHeld(attempt, current: current)
-            }
+            let current = try Self.heldPlan(attempt, in: connection)
             if current.cancelRequested {
                 let outcome = PlanOutcome(status: .canceled, error: PlanFailure(kind: .canceled, message: "canceled while running"))
-                let bindings: [SQLiteBindable] = [PlanStatus.canceled.rawValue, now.millisecondsSince1970]
-                    + Self.outcomeBindings(outcome) + [attempt.planID, attempt.owner, attempt.attempt]
-                let plan = try connection.firstRow(PlanQueries.finish, bindings, Self.plan(from:))!
+                let plan = try Self.updatePlan(PlanQueries.finish, [PlanStatus.canceled.rawValue, now.millisecondsSince1970]
+                    + Self.outcomeBindings(outcome) + Self.guardBindings(attempt), attempt, in: connection)
                 try Self.appendEvent(.canceled, plan: plan.id, attempt: attempt.attempt, actor: attempt.owner, from: .running,
                                      to: .canceled, detail: "a cancel was requested before the plan could be requeued", now: now, in: connection)
                 return plan
@@ -180,6 +177,14 @@ public final class SQLitePlanStore: PlanStore {
             let detail: String
             switch requeue {
             case .retry(let outcome, let runAt):
+                guard outcome.status == .failed || outcome.status == .timedOut else {
+                    throw PlanStoreError(.retryRefused, planID: attempt.planID,
+                                         "plan \(attempt.planID) cannot be retried after a run that ended \(outcome.status.rawValue): only failed and timed-out runs are retried")
+                }
+                guard current.hasAttemptsLeft else {
+                    throw PlanStoreError(.retryRefused, planID: attempt.planID,
+                                         "plan \(attempt.planID) has used \(current.countedAttempts) of its \(current.maxAttempts) attempts: finish it instead of retrying")
+                }
                 status = runAt > now ? .scheduled : .queued
                 runAfter = runAt
                 handBack = 0
@@ -192,9 +197,9 @@ public final class SQLitePlanStore: PlanStore {
                 failedRun = nil
                 detail = "handed back: \(reason)"
             }
-            let bindings: [SQLiteBindable] = [status.rawValue, runAfter?.millisecondsSince1970, handBack]
-                + Self.outcomeBindings(failedRun) + [attempt.planID, attempt.owner, attempt.attempt]
-            let plan = try connection.firstRow(PlanQueries.requeue, bindings, Self.plan(from:))!
+            try Self.checkMove(current, to: status)
+            let plan = try Self.updatePlan(PlanQueries.requeue, [status.rawValue, runAfter?.millisecondsSince1970, handBack]
+                + Self.outcomeBindings(failedRun) + Self.guardBindings(attempt), attempt, in: connection)
             try Self.appendEvent(.requeued, plan: plan.id, attempt: attempt.attempt, actor: attempt.owner, from: .running,
                                  to: status, detail: detail, now: now, in: connection)
             return plan
@@ -208,43 +213,48 @@ public final class SQLitePlanStore: PlanStore {
             guard let current = try connection.firstRow(PlanQueries.planByID, [planID], Self.plan(from:)) else {
                 throw PlanStoreError.planNotFound(planID)
             }
-            switch current.status {
-            case .scheduled, .queued:
-                let plan = try connection.firstRow(PlanQueries.cancelWaiting, [now.millisecondsSince1970, "canceled by \(actor) before it ran", planID], Self.plan(from:))!
-                try Self.appendEvent(.canceled, plan: planID, attempt: current.attempt, actor: actor, from: current.status, to: .canceled, now: now, in: connection)
-                return .canceled(plan)
-            case .running:
+            try Self.checkMove(current, to: .canceled)
+            if current.status == .running {
                 guard !current.cancelRequested else { return .cancelRequested(current) }
-                let plan = try connection.firstRow(PlanQueries.requestCancel, [planID], Self.plan(from:))!
+                guard let plan = try connection.firstRow(PlanQueries.requestCancel, [planID], Self.plan(from:)) else {
+                    throw PlanStoreError.planNotFound(planID)
+                }
                 try Self.appendEvent(.cancelRequested, plan: planID, attempt: current.attempt, actor: actor, from: nil, to: nil, now: now, in: connection)
                 return .cancelRequested(plan)
-            case .succeeded, .failed, .timedOut, .canceled:
-                throw PlanStoreError.invalidTransition(planID, from: current.status, to: .canceled)
             }
+            guard let plan = try connection.firstRow(PlanQueries.cancelWaiting, [now.millisecondsSince1970, "canceled by \(actor) before it ran", planID], Self.plan(from:)) else {
+                throw PlanStoreError.planNotFound(planID)
+            }
+            try Self.appendEvent(.canceled, plan: planID, attempt: current.attempt, actor: actor, from: current.status, to: .canceled, now: now, in: connection)
+            return .canceled(plan)
         }
     }
 
-    public func recoverExpiredLeases(now: Date) async throws -> [Recovery] {
+    public func recoverExpiredLeases(
+        now: Date,
+        stopLostRun: @escaping @Sendable (_ lost: AttemptRef, _ processGroup: Int32) -> Void
+    ) async throws -> [Recovery] {
         let maxRecoveries = configuration.maxRecoveries
         let recoveries = try await write { connection in
             try connection.rows(PlanQueries.expiredLeases, [now.millisecondsSince1970], Self.plan(from:)).map { plan in
                 let lost = AttemptRef(planID: plan.id, owner: plan.owner ?? "", attempt: plan.attempt)
-                let guardValues: [SQLiteBindable] = [lost.planID, lost.owner, lost.attempt]
+                if let processGroup = plan.processGroup { stopLostRun(lost, processGroup) }
                 let newStatus: PlanStatus
                 var detail = "lease of \(lost.owner) expired"
                 if plan.cancelRequested {
                     newStatus = .canceled
                     try connection.run(PlanQueries.recoverToTerminal, [newStatus.rawValue, now.millisecondsSince1970, PlanFailure.Kind.canceled.rawValue,
-                                                                       "canceled; its orchestrator stopped before it could stop the plan"] + guardValues)
+                                                                       "canceled; its orchestrator stopped before it could stop the plan"] + Self.guardBindings(lost))
                 } else if plan.recoveries >= maxRecoveries {
                     newStatus = .failed
                     detail += "; recovered \(plan.recoveries) times already, giving up"
                     try connection.run(PlanQueries.recoverToTerminal, [newStatus.rawValue, now.millisecondsSince1970, PlanFailure.Kind.orphaned.rawValue,
-                                                                       "its orchestrator stopped heartbeating \(plan.recoveries + 1) times while running it; not retried again"] + guardValues)
+                                                                       "its orchestrator stopped heartbeating \(plan.recoveries + 1) times while running it; not retried again"] + Self.guardBindings(lost))
                 } else {
                     newStatus = .queued
-                    try connection.run(PlanQueries.recoverToQueue, guardValues)
+                    try connection.run(PlanQueries.recoverToQueue, Self.guardBindings(lost))
                 }
+                guard connection.changes == 1 else { throw try Self.notHeldError(lost, in: connection) }
                 try Self.appendEvent(.heartbeatLost, plan: plan.id, attempt: plan.attempt, actor: "recovery", from: .running, to: newStatus,
                                      detail: detail, now: now, in: connection)
                 return Recovery(planID: plan.id, lostAttempt: lost, processGroup: plan.processGroup, newStatus: newStatus)
@@ -272,7 +282,7 @@ public final class SQLitePlanStore: PlanStore {
     // MARK: Read
 
     public func plan(_ id: Int64) async throws -> Plan? {
-        try await database.read { connection in
+        try await read { connection in
             try connection.firstRow(PlanQueries.planByID, [id], Self.plan(from:))
         }
     }
@@ -289,8 +299,9 @@ public final class SQLitePlanStore: PlanStore {
         for (key, value) in labels { bindings += [key, value] }
         bindings.append(limit + 1)
         let values = bindings
-        let plans = try await database.read { connection in
-            try connection.rows(sql, values, Self.plan(from:))
+        let plans = try await read { connection in
+            // Composed at run time, so not kept in the statement cache.
+            try connection.prepare(sql).rows(values, Self.plan(from:))
         }
         let hasMore = plans.count > limit
         let shown = Array(plans.prefix(limit))
@@ -298,7 +309,7 @@ public final class SQLitePlanStore: PlanStore {
     }
 
     public func countsByStatus() async throws -> [PlanStatus: Int] {
-        let rows = try await database.read { connection in
+        let rows = try await read { connection in
             try connection.rows(PlanQueries.countsByStatus) { ($0.string("status"), $0.int("count")) }
         }
         var counts: [PlanStatus: Int] = [:]
@@ -309,7 +320,7 @@ public final class SQLitePlanStore: PlanStore {
     }
 
     public func events(of planID: Int64) async throws -> [PlanEvent] {
-        try await database.read { connection in
+        try await read { connection in
             try connection.rows(PlanQueries.events, [planID], Self.event(from:)).compactMap { $0 }
         }
     }
@@ -320,29 +331,32 @@ public final class SQLitePlanStore: PlanStore {
         guard !bytes.isEmpty else { return }
         let cap = configuration.maxOutputBytes
         try await write { connection in
+            try Self.requireHeld(attempt, in: connection)
             let key: [SQLiteBindable] = [attempt.planID, attempt.attempt, stream.rawValue]
-            let stored = try connection.firstRow(PlanQueries.storedOutputBytes, key) { $0.int("stored") } ?? 0
+            let stored = try connection.firstRow(PlanQueries.outputTotals, key) { $0.int("stored_bytes") } ?? 0
             let kept = max(0, min(bytes.count, cap - stored))
-            try connection.run(PlanQueries.insertOutput, key + [Array(bytes.prefix(kept)), bytes.count - kept])
+            if kept > 0 {
+                try connection.run(PlanQueries.insertOutput, key + [kept == bytes.count ? bytes : Array(bytes.prefix(kept))])
+            }
+            try connection.run(PlanQueries.addToOutputTotals, key + [kept, bytes.count - kept])
         }
     }
 
     public func output(of planID: Int64, stream: OutputStream, attempt: Int?) async throws -> PlanOutput {
-        try await database.read { connection in
+        try await read(snapshot: true) { connection in
             guard let plan = try connection.firstRow(PlanQueries.planByID, [planID], Self.plan(from:)) else {
                 throw PlanStoreError.planNotFound(planID)
             }
-            var output = PlanOutput(bytes: [], droppedBytes: 0)
-            for (bytes, dropped) in try connection.rows(PlanQueries.output, [planID, attempt ?? plan.attempt, stream.rawValue], { ($0.bytes("data"), $0.int64("dropped_bytes")) }) {
-                output.bytes += bytes
-                output.droppedBytes += dropped
-            }
-            return output
+            let key: [SQLiteBindable] = [planID, attempt ?? plan.attempt, stream.rawValue]
+            let dropped = try connection.firstRow(PlanQueries.outputTotals, key) { $0.int64("dropped_bytes") } ?? 0
+            let chunks = try connection.rows(PlanQueries.output, key) { $0.bytes("data") }
+            return PlanOutput(bytes: Array(chunks.joined()), droppedBytes: dropped)
         }
     }
 
     public func saveSteps(_ steps: [PlanStep], for attempt: AttemptRef) async throws {
         try await write { connection in
+            try Self.requireHeld(attempt, in: connection)
             try connection.run(PlanQueries.deleteSteps, [attempt.planID, attempt.attempt])
             for (position, step) in steps.enumerated() {
                 try connection.run(PlanQueries.insertStep, [
@@ -355,7 +369,7 @@ public final class SQLitePlanStore: PlanStore {
     }
 
     public func steps(of planID: Int64) async throws -> [PlanStep] {
-        try await database.read { connection in
+        try await read(snapshot: true) { connection in
             guard let plan = try connection.firstRow(PlanQueries.planByID, [planID], Self.plan(from:)) else {
                 throw PlanStoreError.planNotFound(planID)
             }
@@ -387,11 +401,56 @@ public final class SQLitePlanStore: PlanStore {
 
     /// Runs `body` in a write transaction, turning a lock timeout into a ``PlanStoreError``.
     private func write<T: Sendable>(_ body: @Sendable @escaping (SQLiteConnection) throws -> T) async throws -> T {
+        try await reportingBusy { try await database.write(body) }
+    }
+
+    /// Runs `body` on a reader, turning a lock timeout into a ``PlanStoreError``.
+    private func read<T: Sendable>(snapshot: Bool = false, _ body: @Sendable @escaping (SQLiteConnection) throws -> T) async throws -> T {
+        try await reportingBusy { try await database.read(snapshot: snapshot, body) }
+    }
+
+    private func reportingBusy<T>(_ operation: () async throws -> T) async throws -> T {
         do {
-            return try await database.write(body)
+            return try await operation()
         } catch let error as SQLiteError where error.isBusy {
             throw PlanStoreError(.databaseBusy, "the database stayed locked by another process for longer than \(configuration.busyTimeout); try again")
         }
+    }
+
+    private static func guardBindings(_ attempt: AttemptRef) -> [SQLiteBindable] {
+        [attempt.planID, attempt.owner, attempt.attempt]
+    }
+
+    /// Throws unless the status machine allows `plan` to move to `next`.
+    private static func checkMove(_ plan: Plan, to next: PlanStatus) throws {
+        guard plan.status.canMove(to: next) else {
+            throw PlanStoreError.invalidTransition(plan.id, from: plan.status, to: next)
+        }
+    }
+
+    /// The plan `attempt` names, provided that run still holds it.
+    private static func heldPlan(_ attempt: AttemptRef, in connection: SQLiteConnection) throws -> Plan {
+        guard let plan = try connection.firstRow(PlanQueries.planByID, [attempt.planID], plan(from:)) else {
+            throw PlanStoreError.planNotFound(attempt.planID)
+        }
+        guard plan.status == .running, plan.owner == attempt.owner, plan.attempt == attempt.attempt else {
+            throw PlanStoreError.attemptNotHeld(attempt, current: plan)
+        }
+        return plan
+    }
+
+    private static func requireHeld(_ attempt: AttemptRef, in connection: SQLiteConnection) throws {
+        guard try connection.firstRow(PlanQueries.holdsPlan, guardBindings(attempt), { _ in true }) == true else {
+            throw try notHeldError(attempt, in: connection)
+        }
+    }
+
+    /// Runs a guarded `UPDATE … RETURNING` and returns the updated plan, or says why no row matched.
+    private static func updatePlan(_ sql: String, _ bindings: [SQLiteBindable], _ attempt: AttemptRef, in connection: SQLiteConnection) throws -> Plan {
+        guard let plan = try connection.firstRow(sql, bindings, plan(from:)) else {
+            throw try notHeldError(attempt, in: connection)
+        }
+        return plan
     }
 
     private static func appendEvent(
@@ -411,12 +470,5 @@ public final class SQLitePlanStore: PlanStore {
 
     private static func escapeLike(_ text: String) -> String {
         text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%").replacingOccurrences(of: "_", with: "\\_")
-    }
-}
-
-extension Duration {
-    var timeInterval: TimeInterval {
-        let (seconds, attoseconds) = components
-        return Double(seconds) + Double(attoseconds) / 1e18
     }
 }
