@@ -3,7 +3,7 @@ import Foundation
 /// A stored plan: its spec, where it is in its life, and how its last run went.
 public struct Plan: Sendable, Hashable, Identifiable {
     /// Assigned by the store, increasing.
-    public let id: Int64
+    public internal(set) var id: Int64
     public var name: String
     public var entryPoint: EntryPoint
     public var args: [String]

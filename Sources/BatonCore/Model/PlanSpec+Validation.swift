@@ -97,15 +97,19 @@ extension PlanSpec {
         if path.utf8.count > Bounds.scriptPathLength { return "must be at most \(Bounds.scriptPathLength) bytes" }
         if path.containsControlCharacter { return "must not contain control characters" }
         if path.hasPrefix("/") { return "must be relative to the workspace root, not absolute" }
-        if path.split(separator: "/").contains("..") { return "must stay inside the workspace root (no `..`)" }
+        if path == ".." || path.hasPrefix("../") || path.contains("/../") || path.hasSuffix("/..") {
+            return "must stay inside the workspace root (no `..`)"
+        }
         if !path.hasSuffix(".py") { return "must name a .py file" }
         return nil
     }
 }
 
 extension String {
+    /// Whether any scalar is a control character (general category Cc: U+0000–U+001F and
+    /// U+007F–U+009F), checked by range because the property lookup is slow on hot paths.
     var containsControlCharacter: Bool {
-        unicodeScalars.contains { $0.properties.generalCategory == .control }
+        unicodeScalars.contains { $0.value < 0x20 || (0x7F...0x9F).contains($0.value) }
     }
 
     /// `[A-Za-z_][A-Za-z0-9_]*`

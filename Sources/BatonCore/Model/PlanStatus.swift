@@ -1,5 +1,5 @@
 /// Where a plan is in its life. The allowed moves between statuses live here and nowhere else;
-/// the store refuses any other (see `docs/architecture.md` for the diagram).
+/// the store refuses any other. `docs/architecture.md` draws the diagram.
 ///
 /// ```
 /// scheduled ─due─▶ queued ─claim─▶ running ─▶ succeeded | failed | timed_out | canceled

@@ -68,6 +68,12 @@ public final class SQLiteConnection {
             }
             try execute("PRAGMA synchronous = \(options.synchronous.rawValue.uppercased())")
             try execute("PRAGMA foreign_keys = ON")
+            // A queue's hot pages (the claim index, recent rows) stay in memory: 16 MiB of page
+            // cache and memory-mapped reads instead of read() calls. After a checkpoint the WAL
+            // file is cut back to 64 MiB so it cannot grow without end.
+            try execute("PRAGMA cache_size = -16384")
+            try execute("PRAGMA mmap_size = 268435456")
+            try execute("PRAGMA journal_size_limit = 67108864")
             if options.queryOnly { try execute("PRAGMA query_only = ON") }
         } catch {
             close()
@@ -141,10 +147,10 @@ public final class SQLiteConnection {
 
     /// Runs `body` in a transaction: committed when it returns, rolled back when it throws.
     public func transaction<T>(_ kind: TransactionKind = .immediate, _ body: () throws -> T) throws -> T {
-        try execute(kind.rawValue)
+        try run(kind.rawValue)
         do {
             let value = try body()
-            try execute("COMMIT")
+            try run("COMMIT")
             return value
         } catch {
             if let handle, sqlite3_get_autocommit(handle) == 0 {

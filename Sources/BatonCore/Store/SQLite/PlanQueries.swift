@@ -21,7 +21,6 @@ enum PlanQueries {
         INSERT INTO plans (name, entry_kind, entry, args, input, priority, timeout_seconds, max_attempts,
                            env, labels, idempotency_key, run_after, status, enqueued_at, triggered_by)
         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-        RETURNING \(planColumns)
         """
 
     static let insertLabel = "INSERT INTO plan_labels (plan_id, key, value) VALUES (?, ?, ?)"

@@ -20,13 +20,13 @@ extension SQLitePlanStore {
             id: row.int64("id"),
             name: row.string("name"),
             entryPoint: entryPoint,
-            args: try decodeJSON([String].self, row.string("args")),
+            args: try StringJSON.decodeList(row.string("args")),
             input: JSONText(unchecked: row.string("input")),
             priority: row.int("priority"),
             timeoutSeconds: row.int("timeout_seconds"),
             maxAttempts: row.int("max_attempts"),
-            env: try decodeJSON([String: String].self, row.string("env")),
-            labels: try decodeJSON([String: String].self, row.string("labels")),
+            env: try StringJSON.decodeMap(row.string("env")),
+            labels: try StringJSON.decodeMap(row.string("labels")),
             idempotencyKey: row.optionalString("idempotency_key"),
             runAfter: row.optionalInt64("run_after").map(Date.init(millisecondsSince1970:)),
             status: status,
@@ -88,18 +88,23 @@ extension SQLitePlanStore {
             outcome?.usage?.inputTokens, outcome?.usage?.outputTokens, outcome?.usage?.costUSD,
         ]
     }
+}
 
-    static func encodeJSON(_ value: some Encodable) throws -> String {
-        String(decoding: try jsonEncoder.encode(value), as: UTF8.self)
+extension Plan {
+    /// The plan an enqueue of `spec` stores, before the store assigns its id: the values the
+    /// insert writes, so the caller gets them back without reading the row again.
+    init(enqueuing spec: PlanSpec, limits: PlanLimits, now: Date) {
+        let enqueuedAt = Date(millisecondsSince1970: now.millisecondsSince1970)
+        let runAfter = spec.runAfter.map { Date(millisecondsSince1970: $0.millisecondsSince1970) }
+        self.init(
+            id: 0, name: spec.name ?? spec.entryPoint.defaultName, entryPoint: spec.entryPoint, args: spec.args,
+            input: spec.input, priority: spec.priority, timeoutSeconds: spec.timeoutSeconds ?? limits.defaultTimeoutSeconds,
+            maxAttempts: spec.maxAttempts, env: spec.env, labels: spec.labels, idempotencyKey: spec.idempotencyKey,
+            runAfter: runAfter, status: (runAfter.map { $0 > enqueuedAt } ?? false) ? .scheduled : .queued,
+            attempt: 0, recoveries: 0, handBacks: 0, owner: nil, leaseExpiresAt: nil, processGroup: nil,
+            cancelRequested: false, enqueuedAt: enqueuedAt, startedAt: nil, finishedAt: nil, durationMs: nil,
+            exitCode: nil, signal: nil, result: nil, error: nil, triggeredBy: spec.triggeredBy, usage: nil
+        )
     }
 
-    static func decodeJSON<T: Decodable>(_ type: T.Type, _ text: String) throws -> T {
-        try JSONDecoder().decode(type, from: Data(text.utf8))
-    }
-
-    private static let jsonEncoder: JSONEncoder = {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return encoder
-    }()
 }

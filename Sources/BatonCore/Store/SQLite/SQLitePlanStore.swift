@@ -92,20 +92,17 @@ public final class SQLitePlanStore: PlanStore {
            let existing = try connection.firstRow(PlanQueries.planByIdempotencyKey, [key], plan(from:)) {
             return EnqueueResult(plan: existing, created: false)
         }
-        let status: PlanStatus = (spec.runAfter.map { $0 > now } ?? false) ? .scheduled : .queued
-        guard let plan = try connection.firstRow(PlanQueries.insertPlan, [
-            spec.name ?? spec.entryPoint.defaultName, spec.entryPoint.kind, spec.entryPoint.value,
-            try encodeJSON(spec.args), spec.input.text, spec.priority,
-            spec.timeoutSeconds ?? limits.defaultTimeoutSeconds, spec.maxAttempts,
-            try encodeJSON(spec.env), try encodeJSON(spec.labels), spec.idempotencyKey,
-            spec.runAfter?.millisecondsSince1970, status.rawValue, now.millisecondsSince1970, spec.triggeredBy,
-        ], plan(from:)) else {
-            throw SQLiteError(code: 1, message: "INSERT … RETURNING returned no row", sql: PlanQueries.insertPlan)
-        }
+        var plan = Plan(enqueuing: spec, limits: limits, now: now)
+        try connection.run(PlanQueries.insertPlan, [
+            plan.name, plan.entryPoint.kind, plan.entryPoint.value, StringJSON.encode(plan.args), plan.input.text,
+            plan.priority, plan.timeoutSeconds, plan.maxAttempts, StringJSON.encode(plan.env), StringJSON.encode(plan.labels),
+            plan.idempotencyKey, plan.runAfter?.millisecondsSince1970, plan.status.rawValue, now.millisecondsSince1970, plan.triggeredBy,
+        ])
+        plan.id = connection.lastInsertRowID
         for (key, value) in spec.labels {
             try connection.run(PlanQueries.insertLabel, [plan.id, key, value])
         }
-        try appendEvent(.enqueued, plan: plan.id, attempt: 0, actor: spec.triggeredBy, from: nil, to: status, now: now, in: connection)
+        try appendEvent(.enqueued, plan: plan.id, attempt: 0, actor: spec.triggeredBy, from: nil, to: plan.status, now: now, in: connection)
         return EnqueueResult(plan: plan, created: true)
     }
 
