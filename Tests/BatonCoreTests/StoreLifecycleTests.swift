@@ -39,21 +39,38 @@ import Testing
         }
     }
 
-    @Test func aTerminalPlanNeverChanges() async throws {
+    @Test(arguments: PlanStatus.terminal)
+    func aTerminalPlanNeverChanges(_ terminal: PlanStatus) async throws {
         try await withStore { store, _ in
-            try await store.add(spec())
+            try await store.add(spec { $0.maxAttempts = 5 })
             let attempt = try #require(try await store.claimOne().currentAttempt)
-            let done = try await store.finish(attempt, outcome: PlanOutcome(status: .succeeded, exitCode: 0), now: t0)
+            let done = try await store.finish(attempt, outcome: PlanOutcome(status: terminal, exitCode: 3), now: t0)
+            #expect(done.status == terminal)
+            #expect(done.exitCode == 3)
             await expectStoreError(.attemptNotHeld) {
-                _ = try await store.finish(attempt, outcome: PlanOutcome(status: .failed), now: t0)
+                _ = try await store.finish(attempt, outcome: PlanOutcome(status: .succeeded), now: t0)
             }
             await expectStoreError(.attemptNotHeld) { _ = try await store.requeue(attempt, .handBack(reason: "late"), now: t0) }
+            await expectStoreError(.attemptNotHeld) {
+                _ = try await store.requeue(attempt, .retry(failedRun: PlanOutcome(status: .failed), runAt: t0), now: t0)
+            }
             await expectStoreError(.attemptNotHeld) { try await store.recordProcessGroup(1, for: attempt, now: t0) }
             await expectStoreError(.invalidTransition) { _ = try await store.cancel(done.id, actor: "ops", now: t0) }
             #expect(try await store.renewLeases([attempt], leaseDuration: .seconds(60), now: t0).isEmpty)
             #expect(try await store.recoverExpiredLeases(now: t0.adding(seconds: 3600)).isEmpty)
+            #expect(try await store.promoteDueScheduled(now: t0.adding(seconds: 3600)).isEmpty)
             #expect(try await store.claim(limit: 10, owner: "b", leaseDuration: .seconds(60), now: t0).isEmpty)
             #expect(try await store.plan(done.id) == done)
+        }
+    }
+
+    @Test func aCanceledWaitingPlanNeverChanges() async throws {
+        try await withStore { store, _ in
+            let plan = try await store.add(spec())
+            let canceled = try await store.cancel(plan.id, actor: "ops", now: t0).plan
+            await expectStoreError(.invalidTransition) { _ = try await store.cancel(plan.id, actor: "ops", now: t0) }
+            #expect(try await store.claim(limit: 10, owner: "b", leaseDuration: .seconds(60), now: t0).isEmpty)
+            #expect(try await store.plan(plan.id) == canceled)
         }
     }
 
