@@ -1,5 +1,5 @@
 /// One of a child's two output streams.
-public enum OutputStream: String, Sendable, Hashable, CaseIterable, Codable {
+public enum StandardStream: String, Sendable, Hashable, CaseIterable, Codable {
     case stdout
     case stderr
 }

@@ -63,10 +63,10 @@ public protocol PlanStore: Sendable {
 
     /// Appends output of a run that still holds its plan, keeping at most the store's cap per
     /// stream and counting the rest.
-    func appendOutput(_ bytes: [UInt8], stream: OutputStream, for attempt: AttemptRef) async throws
+    func appendOutput(_ bytes: [UInt8], stream: StandardStream, for attempt: AttemptRef) async throws
 
     /// The stored output of one stream of a run (`nil`: the current or last run).
-    func output(of planID: Int64, stream: OutputStream, attempt: Int?) async throws -> PlanOutput
+    func output(of planID: Int64, stream: StandardStream, attempt: Int?) async throws -> PlanOutput
 
     /// Stores the steps a run that still holds its plan reported, replacing any stored before.
     func saveSteps(_ steps: [PlanStep], for attempt: AttemptRef) async throws

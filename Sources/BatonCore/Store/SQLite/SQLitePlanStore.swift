@@ -324,7 +324,7 @@ public final class SQLitePlanStore: PlanStore {
 
     // MARK: Output and steps
 
-    public func appendOutput(_ bytes: [UInt8], stream: OutputStream, for attempt: AttemptRef) async throws {
+    public func appendOutput(_ bytes: [UInt8], stream: StandardStream, for attempt: AttemptRef) async throws {
         guard !bytes.isEmpty else { return }
         let cap = configuration.maxOutputBytes
         try await write { connection in
@@ -339,7 +339,7 @@ public final class SQLitePlanStore: PlanStore {
         }
     }
 
-    public func output(of planID: Int64, stream: OutputStream, attempt: Int?) async throws -> PlanOutput {
+    public func output(of planID: Int64, stream: StandardStream, attempt: Int?) async throws -> PlanOutput {
         try await read(snapshot: true) { connection in
             guard let plan = try connection.firstRow(PlanQueries.planByID, [planID], Self.plan(from:)) else {
                 throw PlanStoreError.planNotFound(planID)

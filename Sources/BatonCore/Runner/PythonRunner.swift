@@ -1,0 +1,288 @@
+import CBatonProcess
+import Foundation
+import Logging
+import Subprocess
+import Synchronization
+import SystemPackage
+
+/// Runs a plan as one Python process (design §5).
+///
+/// The child starts in a session of its own (so its process group holds it and everything it
+/// starts), in the workspace root, with a clean environment. The plan's input goes to its stdin;
+/// stdout and stderr are read as they come, handed on as ``RunEvent/output(_:_:)`` and kept
+/// within a cap; the last result block on stdout decides the outcome with the exit status.
+/// A timeout or cancel sends SIGTERM to the whole group, then SIGKILL after a grace period; and
+/// whatever happens, the group is sent SIGKILL once the run is over, so no grandchild survives it.
+public struct PythonRunner: PlanRunner {
+    /// Where and how plans run.
+    public struct Configuration: Sendable {
+        public var interpreter: PythonInterpreter
+        /// The directory scripts are relative to, and the children's working directory.
+        public var workspaceRoot: String
+        /// Put on the children's `PYTHONPATH`: the directory holding `baton_plan.py`.
+        public var helperDirectory: String?
+        /// Output kept per stream (head and tail); the rest is counted and dropped.
+        public var maxOutputBytes = 1 << 20
+        /// Between SIGTERM and SIGKILL when a run is stopped.
+        public var killGracePeriod: Duration = .seconds(5)
+        /// The part of the server's environment children get: `PATH`, `HOME`, `LANG`.
+        public var baseEnvironment: [String: String]
+        /// Where private directories for inline code are made.
+        public var scratchRoot: String = NSTemporaryDirectory().hasSuffix("/") ? String(NSTemporaryDirectory().dropLast()) : NSTemporaryDirectory()
+
+        public init(interpreter: PythonInterpreter, workspaceRoot: String, helperDirectory: String? = nil,
+                    serverEnvironment: [String: String] = ProcessInfo.processInfo.environment) {
+            self.interpreter = interpreter
+            self.workspaceRoot = workspaceRoot
+            self.helperDirectory = helperDirectory
+            baseEnvironment = [
+                "PATH": serverEnvironment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin",
+                "HOME": serverEnvironment["HOME"] ?? "/",
+                "LANG": serverEnvironment["LANG"] ?? "C.UTF-8",
+            ]
+        }
+    }
+
+    public let configuration: Configuration
+    let workspaceRealPath: String
+    private let logger: Logger
+
+    public init(configuration: Configuration, logger: Logger = Logger(label: "baton.runner")) {
+        self.configuration = configuration
+        self.logger = logger
+        // Writing a plan's input to a child that has exited raises SIGPIPE, whose default action
+        // kills the whole server. Ignored, the write fails with EPIPE instead. Children start
+        // with every signal back at its default (swift-subprocess spawns with SETSIGDEF).
+        signal(SIGPIPE, SIG_IGN)
+        workspaceRealPath = Self.realPath(configuration.workspaceRoot) ?? configuration.workspaceRoot
+    }
+
+    public func run(_ plan: Plan, attempt: Int, control: RunControl, events: @escaping @Sendable (RunEvent) -> Void) async -> RunReport {
+        let clock = ContinuousClock()
+        let start = clock.now
+        let empty = CapturedOutput(cap: configuration.maxOutputBytes)
+        func failed(_ failure: PlanFailure) -> RunReport {
+            RunReport(outcome: PlanOutcome(status: .failed, durationMs: (clock.now - start).wholeMilliseconds, error: failure),
+                      steps: [], stdout: empty, stderr: empty, processGroup: nil, termination: nil, resources: nil)
+        }
+
+        let launch: Launch
+        do {
+            launch = try prepareLaunch(plan, attempt: attempt)
+        } catch {
+            return failed(error.failure)
+        }
+        defer { launch.removeScratch() }
+
+        var platform = PlatformOptions()
+        // A session of its own makes the child a process group leader: signals to the group
+        // reach everything it starts. (With `processGroupID` as well, this would be ignored.)
+        platform.createSession = true
+        platform.teardownSequence = [.gracefulShutDown(toProcessGroup: true, allowedDurationToNextStep: configuration.killGracePeriod)]
+        let environment = Environment.custom(Dictionary(uniqueKeysWithValues: launch.environment.compactMap { key, value in
+            Environment.Key(rawValue: key).map { ($0, value) }
+        }))
+        let planLogger = logger.with(plan: plan.id, attempt: attempt)
+
+        let execution: ExecutionResult<Supervision, SequenceOutput, SequenceOutput>
+        do {
+            execution = try await Subprocess.run(
+                .path(FilePath(configuration.interpreter.path)),
+                arguments: Arguments(launch.arguments),
+                environment: environment,
+                workingDirectory: FilePath(configuration.workspaceRoot),
+                platformOptions: platform,
+                input: .inputWriter,
+                output: .sequence,
+                error: .sequence
+            ) { execution in
+                await supervise(execution, plan: plan, control: control, events: events)
+            }
+        } catch {
+            guard FileManager.default.isExecutableFile(atPath: configuration.interpreter.path) else {
+                return failed(PlanFailure(kind: .pythonUnavailable, message: "the Python interpreter \(configuration.interpreter.path) is gone: \(error)"))
+            }
+            planLogger.error("could not start the plan", metadata: ["error": "\(error)"])
+            return failed(PlanFailure(kind: .spawnFailed, message: "could not start \(configuration.interpreter.path): \(error)"))
+        }
+        let processGroup = execution.processIdentifier.value
+        // The library's teardown skips SIGKILL once the leader has exited, which would let a
+        // grandchild that ignores SIGTERM live on. ESRCH (nobody left) is the usual answer.
+        kill(-processGroup, SIGKILL)
+
+        let supervision = execution.closureResult
+        let termination = supervision.termination ?? (Task.isCancelled ? .shutdown : nil)
+        let exit: RunVerdict.Exit = switch execution.terminationStatus {
+        case .exited(let code): .code(code)
+        case .signaled(let signal): .signal(signal)
+        }
+        let duration = supervision.exitedAt.map { $0 - start } ?? (clock.now - start)
+        let (outcome, steps) = RunVerdict.outcome(exit: exit, termination: termination, block: supervision.resultBlock,
+                                                  timeoutSeconds: plan.timeoutSeconds, duration: duration)
+        planLogger.debug("plan process ended", metadata: [
+            "plan.status": "\(outcome.status.rawValue)", "process.exit": "\(execution.terminationStatus)",
+            "process.group": "\(processGroup)", "run.duration_ms": "\(outcome.durationMs ?? 0)",
+        ])
+        return RunReport(outcome: outcome, steps: steps, stdout: supervision.stdout, stderr: supervision.stderr,
+                         processGroup: processGroup, termination: termination, resources: supervision.resources)
+    }
+
+    /// What was learned while the child ran.
+    struct Supervision: Sendable {
+        var stdout: CapturedOutput
+        var stderr: CapturedOutput
+        var resultBlock: ResultBlockScanner.Block?
+        var termination: RunTermination?
+        var resources: ResourceUsage?
+        var exitedAt: ContinuousClock.Instant?
+    }
+
+    private enum Part: Sendable {
+        case stdout(CapturedOutput, ResultBlockScanner.Block?)
+        case stderr(CapturedOutput)
+        case done
+    }
+
+    /// Feeds stdin, drains both output streams, enforces the timeout and cancel requests, and
+    /// reads the child's resource usage once it has exited — all while the child runs.
+    private func supervise(
+        _ execution: Execution<CustomWriteInput, SequenceOutput, SequenceOutput>,
+        plan: Plan, control: RunControl, events: @escaping @Sendable (RunEvent) -> Void
+    ) async -> Supervision {
+        let processID = execution.processIdentifier.value
+        events(.started(processGroup: processID))
+        let cap = configuration.maxOutputBytes
+        let stopped = FirstStop()
+        let grace = configuration.killGracePeriod
+        let timeout = Duration.seconds(plan.timeoutSeconds)
+
+        var supervision = Supervision(stdout: CapturedOutput(cap: cap), stderr: CapturedOutput(cap: cap))
+        await withTaskGroup(of: Part.self) { group in
+            group.addTask {
+                // A child may never read its input, or exit first: a failed write is not an error.
+                let writer = execution.standardInputWriter
+                _ = try? await writer.write(Array(plan.input.text.utf8))
+                try? await writer.finish()
+                return .done
+            }
+            group.addTask {
+                var captured = CapturedOutput(cap: cap)
+                var scanner = ResultBlockScanner()
+                do {
+                    for try await buffer in execution.standardOutput {
+                        let bytes = buffer.withUnsafeBytes { Array($0) }
+                        captured.append(bytes)
+                        scanner.scan(bytes)
+                        events(.output(.stdout, bytes))
+                    }
+                } catch {}
+                scanner.finish()
+                return .stdout(captured, scanner.lastBlock)
+            }
+            group.addTask {
+                var captured = CapturedOutput(cap: cap)
+                do {
+                    for try await buffer in execution.standardError {
+                        let bytes = buffer.withUnsafeBytes { Array($0) }
+                        captured.append(bytes)
+                        events(.output(.stderr, bytes))
+                    }
+                } catch {}
+                return .stderr(captured)
+            }
+            group.addTask {
+                let reason = await Self.firstStopRequest(timeout: timeout, control: control)
+                guard let reason else { return .done }
+                stopped.record(reason)
+                await execution.teardown(using: [.gracefulShutDown(toProcessGroup: true, allowedDurationToNextStep: grace)])
+                return .done
+            }
+
+            var streamsOpen = 2
+            while streamsOpen > 0, let part = await group.next() {
+                switch part {
+                case .stdout(let captured, let block):
+                    supervision.stdout = captured
+                    supervision.resultBlock = block
+                    streamsOpen -= 1
+                case .stderr(let captured):
+                    supervision.stderr = captured
+                    streamsOpen -= 1
+                case .done:
+                    break
+                }
+            }
+            // The streams end when the child exits (or closes them). Its zombie is not reaped
+            // until this closure returns, so its resource usage can still be read.
+            let exit = await Self.waitForExit(processID)
+            supervision.exitedAt = exit.at
+            supervision.resources = exit.resources
+            group.cancelAll()
+        }
+        supervision.termination = stopped.reason
+        return supervision
+    }
+
+    /// The timeout, or the first cancel request, whichever comes first; `nil` when the task is
+    /// cancelled first (the run ended on its own).
+    private static func firstStopRequest(timeout: Duration, control: RunControl) async -> RunTermination? {
+        await withTaskGroup(of: RunTermination?.self) { race in
+            race.addTask {
+                do {
+                    try await Task.sleep(for: timeout)
+                    return .timeout
+                } catch {
+                    return nil
+                }
+            }
+            race.addTask {
+                await control.cancellation().map { .canceled(reason: $0) }
+            }
+            let first = await race.next() ?? nil
+            race.cancelAll()
+            return first
+        }
+    }
+
+    /// Waits, without reaping, until the child has exited, and returns its resource usage.
+    private static func waitForExit(_ processID: pid_t) async -> (at: ContinuousClock.Instant?, resources: ResourceUsage?) {
+        var pause = Duration.milliseconds(1)
+        while true {
+            var usage = rusage()
+            switch baton_peek_exit(processID, &usage) {
+            case 1:
+                let cpu = Duration.seconds(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec)
+                    + .microseconds(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec)
+                return (ContinuousClock.now, ResourceUsage(cpuTime: cpu, maxResidentBytes: Int64(usage.ru_maxrss) * 1024))
+            case 0:
+                // Only when the child closed its output before exiting: rare, so a short poll.
+                guard (try? await Task.sleep(for: pause)) != nil else { return (nil, nil) }
+                pause = min(pause * 2, .milliseconds(50))
+            default:
+                return (nil, nil)
+            }
+        }
+    }
+}
+
+/// The first reason a run was stopped for, shared between the task that stops it and the one
+/// that reports it.
+private final class FirstStop: Sendable {
+    private let value = Mutex<RunTermination?>(nil)
+
+    func record(_ reason: RunTermination) {
+        value.withLock { $0 = $0 ?? reason }
+    }
+
+    var reason: RunTermination? { value.withLock { $0 } }
+}
+
+extension Logger {
+    /// A logger for one run, with the plan's id and attempt as metadata.
+    func with(plan id: Int64, attempt: Int) -> Logger {
+        var logger = self
+        logger[metadataKey: "plan.id"] = "\(id)"
+        logger[metadataKey: "plan.attempt"] = "\(attempt)"
+        return logger
+    }
+}

@@ -1,0 +1,14 @@
+#ifndef BATON_PROCESS_H
+#define BATON_PROCESS_H
+
+#include <sys/resource.h>
+#include <sys/types.h>
+
+/// Whether child `pid` has exited, without reaping it: 1 (exited; `usage` then holds its resource
+/// usage, including the children it waited for), 0 (still running), or -1 (errno says why).
+///
+/// glibc's waitid() hides the kernel's fifth argument, the rusage of the child, so this calls the
+/// system call itself with WNOWAIT: the zombie stays for its real owner to reap.
+int baton_peek_exit(pid_t pid, struct rusage *usage);
+
+#endif

@@ -1,0 +1,82 @@
+import Foundation
+import Testing
+@testable import BatonCore
+
+/// The repository's root, found from this file's path.
+let repositoryRoot = URL(fileURLWithPath: #filePath)
+    .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+
+/// The machine's Python, resolved once for every runner test.
+let sharedInterpreter = Task { try await PythonInterpreter.resolve() }
+
+/// A workspace directory with scripts in it, and a runner whose root it is.
+struct RunnerFixture: ~Copyable {
+    let workspace = try! TemporaryDirectory()
+    let runner: PythonRunner
+
+    init(maxOutputBytes: Int = 1 << 20, grace: Duration = .seconds(5), helper: Bool = true) async throws {
+        var configuration = PythonRunner.Configuration(
+            interpreter: try await sharedInterpreter.value,
+            workspaceRoot: workspace.path,
+            helperDirectory: helper ? repositoryRoot + "/python" : nil
+        )
+        configuration.maxOutputBytes = maxOutputBytes
+        configuration.killGracePeriod = grace
+        runner = PythonRunner(configuration: configuration, logger: quietLogger)
+    }
+
+    /// Writes `source` as `name` in the workspace.
+    func script(_ name: String, _ source: String) throws {
+        let path = workspace.file(name)
+        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try source.write(toFile: path, atomically: true, encoding: .utf8)
+    }
+
+    /// Runs a plan built from `spec` and returns the report and every event, in order.
+    func run(_ spec: PlanSpec, id: Int64 = 7, attempt: Int = 1, control: RunControl = RunControl(),
+             onEvent: @escaping @Sendable (RunEvent) -> Void = { _ in }) async -> (RunReport, [RunEvent]) {
+        var plan = Plan(enqueuing: spec, limits: PlanLimits(), now: t0)
+        plan.id = id
+        let events = Locked<[RunEvent]>([])
+        let report = await runner.run(plan, attempt: attempt, control: control) { event in
+            events.withLock { $0.append(event) }
+            onEvent(event)
+        }
+        return (report, events.withLock { $0 })
+    }
+}
+
+extension [RunEvent] {
+    /// The bytes of one stream, as the events carried them.
+    func text(of stream: StandardStream) -> String {
+        String(decoding: flatMap { event -> [UInt8] in
+            if case .output(stream, let bytes) = event { return bytes }
+            return []
+        }, as: UTF8.self)
+    }
+
+    var processGroup: Int32? {
+        for event in self { if case .started(let group) = event { return group } }
+        return nil
+    }
+}
+
+/// Whether `pid` is a live process (a zombie is dead: it only waits to be reaped).
+func isAlive(_ pid: Int32) -> Bool {
+    guard kill(pid, 0) == 0 else { return false }
+    guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+          let close = stat.lastIndex(of: ")") else { return false }
+    let state = stat[stat.index(close, offsetBy: 2)]
+    return state != "Z" && state != "X"
+}
+
+/// Polls `condition` until it holds or `deadline` passes (a safety limit, not a timing test).
+func eventually(within deadline: Duration = .seconds(20), _ condition: () -> Bool) async -> Bool {
+    let clock = ContinuousClock()
+    let end = clock.now + deadline
+    while clock.now < end {
+        if condition() { return true }
+        try? await Task.sleep(for: .milliseconds(20))
+    }
+    return condition()
+}
