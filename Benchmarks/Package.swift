@@ -8,11 +8,21 @@ let package = Package(
     platforms: [.macOS(.v15)],
     dependencies: [
         .package(name: "baton", path: ".."),
+        .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2"),
+        .package(url: "https://github.com/apple/swift-system", from: "1.5.0"),
     ],
     targets: [
         .executableTarget(
             name: "StoreBenchmark",
             dependencies: [.product(name: "BatonCore", package: "baton")]
+        ),
+        .executableTarget(
+            name: "RunnerBenchmark",
+            dependencies: [
+                .product(name: "BatonCore", package: "baton"),
+                .product(name: "Subprocess", package: "swift-subprocess"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ]
         ),
     ]
 )

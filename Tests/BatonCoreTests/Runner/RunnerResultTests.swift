@@ -137,6 +137,12 @@ import Testing
         #expect(hello.outcome.result?.text.contains("Hello, Ada!") == true)
         let failing = try await run("examples/failing.py")
         #expect(failing.outcome.status == .failed)
+        #expect(failing.outcome.error?.kind == .reported)
         #expect(failing.steps.map(\.status).contains("error"))
+        let suite = try await run("examples/pytest_suite.py")
+        #expect(suite.outcome.status == .succeeded, "\(suite.stdout.text) \(suite.stderr.text)")
+        #expect(suite.stdout.text.contains("passed"), "pytest's own output streams through")
+        let broken = try await run("examples/pytest_suite.py", #"{"path": "examples/no_such_tests"}"#)
+        #expect(broken.outcome.status == .failed)
     }
 }

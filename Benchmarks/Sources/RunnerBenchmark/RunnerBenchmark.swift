@@ -1,0 +1,121 @@
+import BatonCore
+import Foundation
+import Logging
+import Subprocess
+import SystemPackage
+
+/// Runs the same no-op Python processes two ways and prints both wall times and their ratio:
+///
+/// - the floor: a plain parallel spawn loop, W processes at a time, no queue at all;
+/// - Baton: the same plans through `WorkerPool` and `PythonRunner` with W slots (stdin input,
+///   captured output, result-block scanning, process-group teardown, rusage).
+///
+///     swift run -c release --package-path Benchmarks RunnerBenchmark [--plans 500] [--rounds 3]
+@main
+struct RunnerBenchmark {
+    static func main() async throws {
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        func option(_ name: String, _ fallback: Int) -> Int {
+            arguments.firstIndex(of: name).flatMap { arguments.indices.contains($0 + 1) ? Int(arguments[$0 + 1]) : nil } ?? fallback
+        }
+        let plans = option("--plans", 500)
+        let rounds = option("--rounds", 3)
+        let interpreter = try await PythonInterpreter.resolve()
+        let workspace = FileManager.default.temporaryDirectory.appendingPathComponent("baton-runner-bench-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: workspace, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: workspace) }
+        try "pass\n".write(toFile: workspace + "/noop.py", atomically: true, encoding: .utf8)
+
+        print("Baton runner benchmark — \(plans) no-op plans, Python \(interpreter.version) at \(interpreter.path), \(ProcessInfo.processInfo.activeProcessorCount) cores")
+        print("best of \(rounds) rounds; the floor spawns the same processes with no queue")
+        print("")
+        for workers in [2, 4] {
+            var floor = Duration.seconds(1_000_000)
+            var pool = Duration.seconds(1_000_000)
+            for _ in 0..<rounds {
+                floor = min(floor, try await spawnLoop(plans: plans, workers: workers, interpreter: interpreter, workspace: workspace))
+                pool = min(pool, try await throughPool(plans: plans, workers: workers, interpreter: interpreter, workspace: workspace))
+            }
+            print(String(format: "W=%d   floor %6.2f s (%5.1f ms/plan)   pool %6.2f s (%5.1f ms/plan)   ratio %.3f×   (target ≤ 1.05×)",
+                         workers, seconds(floor), seconds(floor) * 1000 / Double(plans), seconds(pool), seconds(pool) * 1000 / Double(plans),
+                         seconds(pool) / seconds(floor)))
+        }
+    }
+
+    static func seconds(_ duration: Duration) -> Double {
+        let (seconds, attoseconds) = duration.components
+        return Double(seconds) + Double(attoseconds) / 1e18
+    }
+
+    /// The floor: `workers` processes at a time, started and waited for, nothing else.
+    static func spawnLoop(plans: Int, workers: Int, interpreter: PythonInterpreter, workspace: String) async throws -> Duration {
+        try await ContinuousClock().measure {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                func spawn() {
+                    group.addTask {
+                        _ = try await Subprocess.run(.path(FilePath(interpreter.path)), arguments: [workspace + "/noop.py"],
+                                                     workingDirectory: FilePath(workspace), output: .discarded, error: .discarded)
+                    }
+                }
+                for _ in 0..<min(workers, plans) { spawn() }
+                var started = min(workers, plans)
+                while try await group.next() != nil {
+                    if started < plans {
+                        spawn()
+                        started += 1
+                    }
+                }
+            }
+        }
+    }
+
+    /// `count` no-op plans, enqueued and claimed from a real store before the clock starts.
+    static func claimedPlans(_ count: Int) async throws -> [Plan] {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("baton-runner-bench-db-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let store = try await SQLitePlanStore(configuration: .init(path: directory.appendingPathComponent("baton.sqlite").path),
+                                              logger: Logger(label: "bench") { _ in SwiftLogNoOpLogHandler() })
+        var plans: [Plan] = []
+        while plans.count < count {
+            let batch = min(1_000, count - plans.count)
+            _ = try await store.enqueueBatch(Array(repeating: PlanSpec(entryPoint: .script("noop.py"), triggeredBy: "benchmark"), count: batch), now: Date())
+            plans += try await store.claim(limit: batch, owner: "bench", leaseDuration: .seconds(3600), now: Date())
+        }
+        await store.close()
+        return plans
+    }
+
+    /// Baton: every plan through the pool, refilled the moment a slot frees up.
+    static func throughPool(plans: Int, workers: Int, interpreter: PythonInterpreter, workspace: String) async throws -> Duration {
+        let runner = PythonRunner(
+            configuration: .init(interpreter: interpreter, workspaceRoot: workspace),
+            logger: Logger(label: "bench") { _ in SwiftLogNoOpLogHandler() }
+        )
+        let (freed, freedSlots) = AsyncStream.makeStream(of: Void.self)
+        let pool = WorkerPool(slots: workers, runner: runner, slotFreed: freedSlots)
+        let service = Task { await pool.run() }
+        let (done, finished) = AsyncStream.makeStream(of: PlanStatus.self)
+        let claimed = try await claimedPlans(plans)
+        let elapsed = await ContinuousClock().measure {
+            var next = 0
+            var freedIterator = freed.makeAsyncIterator()
+            while next < plans {
+                while next < plans {
+                    guard await pool.start(claimed[next], attempt: 1, onFinish: { finished.yield($0.outcome.status) }) else { break }
+                    next += 1
+                }
+                if next < plans { _ = await freedIterator.next() }
+            }
+            var count = 0
+            for await status in done {
+                precondition(status == .succeeded, "a no-op plan ended \(status)")
+                count += 1
+                if count == plans { break }
+            }
+        }
+        service.cancel()
+        await service.value
+        return elapsed
+    }
+}
