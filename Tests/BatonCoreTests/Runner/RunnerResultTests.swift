@@ -96,9 +96,9 @@ import Testing
                 sys.stdout.write(part); sys.stdout.flush(); time.sleep(0.05)
 
             """)
-        let (report, events) = await fixture.run(PlanSpec(entryPoint: .script("split.py")))
-        let chunks = events.filter { if case .output(.stdout, _) = $0 { true } else { false } }.count
-        #expect(chunks > 1, "the block arrived in several reads")
+        // Usually several reads; a loaded machine may coalesce them, so the byte-by-byte case
+        // is covered deterministically in OutputParsingTests.
+        let (report, _) = await fixture.run(PlanSpec(entryPoint: .script("split.py")))
         #expect(report.outcome.status == .succeeded)
         #expect(report.outcome.result?.text == #"{"status": "success", "output": {"n": 42}}"#)
     }

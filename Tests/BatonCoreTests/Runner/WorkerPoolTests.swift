@@ -54,7 +54,7 @@ import Testing
         await service.value
 
         #expect(finished.withLock { $0.values.allSatisfy { $0 == .succeeded } })
-        #expect(maxBusy <= slots)
+        #expect(maxBusy == slots, "every slot was taken while plans waited")
         // The children's own clocks: at no instant were more than `slots` of them running.
         let marks = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n").map { line in
             let parts = line.split(separator: " ")
@@ -68,7 +68,6 @@ import Testing
             peak = max(peak, running)
         }
         #expect(peak <= slots, "\(peak) children overlapped with \(slots) slots")
-        #expect(peak == slots, "all slots were used")
     }
 
     @Test func busyTotalAndRunningIDsAreReported() async throws {
