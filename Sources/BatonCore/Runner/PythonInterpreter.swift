@@ -19,22 +19,36 @@ public struct PythonInterpreter: Sendable, Hashable {
 
     /// Resolves `requested` (a path or a command name, from `--python`), or else `python3` on
     /// `searchPath`, to the real interpreter and checks its version.
-    public static func resolve(requested: String? = nil, searchPath: String? = ProcessInfo.processInfo.environment["PATH"]) async throws(PythonInterpreterError) -> PythonInterpreter {
+    public static func resolve(
+        requested: String? = nil,
+        searchPath: String? = ProcessInfo.processInfo.environment["PATH"],
+        timeout: Duration = .seconds(15)
+    ) async throws(PythonInterpreterError) -> PythonInterpreter {
         let candidate = try locate(requested ?? "python3", searchPath: searchPath, requested: requested != nil)
         let probe = "import json, sys; print(json.dumps({'executable': sys.executable, 'version': list(sys.version_info[:3])}))"
         let answer: String
         do {
-            let result = try await Subprocess.run(
-                .path(FilePath(candidate)),
-                arguments: ["-c", probe],
-                environment: .inherit.updating(["PYTHONPATH": nil, "PYTHONHOME": nil]),
-                output: .string(limit: 64 << 10),
-                error: .string(limit: 64 << 10)
-            )
-            guard case .exited(0) = result.terminationStatus else {
-                throw PythonInterpreterError("\(candidate) did not run (\(result.terminationStatus)): \(result.standardError.prefix(300))")
+            answer = try await withThrowingTaskGroup(of: String.self) { group in
+                group.addTask {
+                    let result = try await Subprocess.run(
+                        .path(FilePath(candidate)),
+                        arguments: ["-c", probe],
+                        environment: .inherit.updating(["PYTHONPATH": nil, "PYTHONHOME": nil]),
+                        output: .string(limit: 64 << 10),
+                        error: .string(limit: 64 << 10)
+                    )
+                    guard case .exited(0) = result.terminationStatus else {
+                        throw PythonInterpreterError("\(candidate) did not run (\(result.terminationStatus)): \(result.standardError.prefix(300))")
+                    }
+                    return result.standardOutput
+                }
+                group.addTask {
+                    try await Task.sleep(for: timeout)
+                    throw PythonInterpreterError("\(candidate) did not answer within \(timeout): check that it is a working Python, or pass another with --python")
+                }
+                defer { group.cancelAll() }
+                return try await group.next()!
             }
-            answer = result.standardOutput
         } catch let error as PythonInterpreterError {
             throw error
         } catch {

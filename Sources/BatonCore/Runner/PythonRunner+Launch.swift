@@ -48,7 +48,9 @@ extension PythonRunner {
         guard let real = Self.realPath(candidate) else {
             throw LaunchFailure(failure: PlanFailure(kind: .scriptNotFound, message: "no script \(path) in the workspace \(configuration.workspaceRoot)"))
         }
-        guard real.hasPrefix(workspaceRealPath + "/") else {
+        // Compared as bytes: `hasPrefix` on String treats canonically equivalent spellings as equal.
+        let root = workspaceRealPath == "/" ? "/" : workspaceRealPath + "/"
+        guard real.utf8.starts(with: root.utf8) else {
             throw LaunchFailure(failure: PlanFailure(
                 kind: .scriptNotFound,
                 message: "script \(path) resolves to \(real), outside the workspace \(configuration.workspaceRoot); Baton runs only scripts inside it"

@@ -1,4 +1,3 @@
-import CBatonProcess
 import Foundation
 import Logging
 import Subprocess
@@ -102,16 +101,16 @@ public struct PythonRunner: PlanRunner {
             guard FileManager.default.isExecutableFile(atPath: configuration.interpreter.path) else {
                 return failed(PlanFailure(kind: .pythonUnavailable, message: "the Python interpreter \(configuration.interpreter.path) is gone: \(error)"))
             }
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: configuration.workspaceRoot, isDirectory: &isDirectory), isDirectory.boolValue else {
+                return failed(PlanFailure(kind: .spawnFailed, message: "the workspace \(configuration.workspaceRoot) is not a directory (--workspace)"))
+            }
             planLogger.error("could not start the plan", metadata: ["error": "\(error)"])
             return failed(PlanFailure(kind: .spawnFailed, message: "could not start \(configuration.interpreter.path): \(error)"))
         }
         let processGroup = execution.processIdentifier.value
-        // The library's teardown skips SIGKILL once the leader has exited, which would let a
-        // grandchild that ignores SIGTERM live on. ESRCH (nobody left) is the usual answer.
-        kill(-processGroup, SIGKILL)
-
         let supervision = execution.closureResult
-        let termination = supervision.termination ?? (Task.isCancelled ? .shutdown : nil)
+        let termination = supervision.termination
         let exit: RunVerdict.Exit = switch execution.terminationStatus {
         case .exited(let code): .code(code)
         case .signaled(let signal): .signal(signal)
@@ -157,6 +156,8 @@ public struct PythonRunner: PlanRunner {
         let timeout = Duration.seconds(plan.timeoutSeconds)
 
         var supervision = Supervision(stdout: CapturedOutput(cap: cap), stderr: CapturedOutput(cap: cap))
+        let log = logger.with(plan: plan.id, attempt: plan.attempt)
+        await withTaskCancellationHandler {
         await withTaskGroup(of: Part.self) { group in
             group.addTask {
                 // A child may never read its input, or exit first: a failed write is not an error.
@@ -175,7 +176,9 @@ public struct PythonRunner: PlanRunner {
                         scanner.scan(bytes)
                         events(.output(.stdout, bytes))
                     }
-                } catch {}
+                } catch {
+                    log.warning("stopped reading the plan's stdout", metadata: ["error": "\(error)"])
+                }
                 scanner.finish()
                 return .stdout(captured, scanner.lastBlock)
             }
@@ -187,7 +190,9 @@ public struct PythonRunner: PlanRunner {
                         captured.append(bytes)
                         events(.output(.stderr, bytes))
                     }
-                } catch {}
+                } catch {
+                    log.warning("stopped reading the plan's stderr", metadata: ["error": "\(error)"])
+                }
                 return .stderr(captured)
             }
             group.addTask {
@@ -213,13 +218,31 @@ public struct PythonRunner: PlanRunner {
                 }
             }
             // The streams end when the child exits (or closes them). Its zombie is not reaped
-            // until this closure returns, so its resource usage can still be read.
-            let exit = await Self.waitForExit(processID)
-            supervision.exitedAt = exit.at
-            supervision.resources = exit.resources
+            // until this closure returns: its resource usage can still be read, and its process
+            // group number cannot yet be reused by anyone else.
+            let exit = await ProcessGroup.waitForExit(processID)
+            supervision.exitedAt = exit?.at
+            supervision.resources = exit?.resources
+            if let stop = stopped.stop, exit.map({ stop.at <= $0.at }) ?? true {
+                // Stopped from outside: the rest of the group got SIGTERM with the leader and
+                // has the grace period to finish before SIGKILL.
+                supervision.termination = stop.reason
+                let deadline = stop.at + grace
+                while ProcessGroup.hasLiveMembers(processID), ContinuousClock.now < deadline {
+                    try? await Task.sleep(for: .milliseconds(50))
+                }
+            }
+            // Whatever the ending, nothing of the group outlives the run: a grandchild that
+            // ignores SIGTERM or was left in the background included. (swift-subprocess's own
+            // teardown stops at the leader's exit.) ESRCH, nobody left, is the usual answer.
+            kill(-processID, SIGKILL)
             group.cancelAll()
         }
-        supervision.termination = stopped.reason
+        } onCancel: {
+            // Cancelling the calling task is a shutdown: the library stops the group gracefully
+            // (the teardown sequence); this records why.
+            stopped.record(.shutdown)
+        }
         return supervision
     }
 
@@ -244,37 +267,23 @@ public struct PythonRunner: PlanRunner {
         }
     }
 
-    /// Waits, without reaping, until the child has exited, and returns its resource usage.
-    private static func waitForExit(_ processID: pid_t) async -> (at: ContinuousClock.Instant?, resources: ResourceUsage?) {
-        var pause = Duration.milliseconds(1)
-        while true {
-            var usage = rusage()
-            switch baton_peek_exit(processID, &usage) {
-            case 1:
-                let cpu = Duration.seconds(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec)
-                    + .microseconds(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec)
-                return (ContinuousClock.now, ResourceUsage(cpuTime: cpu, maxResidentBytes: Int64(usage.ru_maxrss) * 1024))
-            case 0:
-                // Only when the child closed its output before exiting: rare, so a short poll.
-                guard (try? await Task.sleep(for: pause)) != nil else { return (nil, nil) }
-                pause = min(pause * 2, .milliseconds(50))
-            default:
-                return (nil, nil)
-            }
-        }
-    }
 }
 
-/// The first reason a run was stopped for, shared between the task that stops it and the one
-/// that reports it.
+/// The first reason a run was stopped for, and when, shared between the task that stops it and
+/// the one that reports it. A stop that came after the child had exited on its own is ignored.
 private final class FirstStop: Sendable {
-    private let value = Mutex<RunTermination?>(nil)
-
-    func record(_ reason: RunTermination) {
-        value.withLock { $0 = $0 ?? reason }
+    struct Stop {
+        let reason: RunTermination
+        let at: ContinuousClock.Instant
     }
 
-    var reason: RunTermination? { value.withLock { $0 } }
+    private let value = Mutex<Stop?>(nil)
+
+    func record(_ reason: RunTermination) {
+        value.withLock { $0 = $0 ?? Stop(reason: reason, at: .now) }
+    }
+
+    var stop: Stop? { value.withLock { $0 } }
 }
 
 extension Logger {

@@ -26,7 +26,9 @@ struct ResultBlockScanner {
     private var block: [UInt8]?
     private var blockBytes = 0
 
-    init(maxBlockBytes: Int = 8 << 20) {
+    static let defaultMaxBlockBytes = 8 << 20
+
+    init(maxBlockBytes: Int = defaultMaxBlockBytes) {
         self.maxBlockBytes = maxBlockBytes
     }
 
@@ -76,9 +78,12 @@ struct ResultBlockScanner {
             block = []
             blockBytes = 0
         } else if trimmed == Self.endMarker[...], let current = block {
-            // The END line's bytes were appended to the block as they came; take them back off.
-            let content = blockBytes <= maxBlockBytes ? Array(current.dropLast(line.count)) : nil
-            lastBlock = content.map { .text(String(decoding: $0, as: UTF8.self)) } ?? .tooLarge(bytes: blockBytes - line.count)
+            // The END line's bytes were counted into the block as they came; the content is
+            // what came before them, and what was kept is always a prefix of it.
+            let contentBytes = blockBytes - line.count
+            lastBlock = contentBytes <= maxBlockBytes
+                ? .text(String(decoding: current.prefix(contentBytes), as: UTF8.self))
+                : .tooLarge(bytes: contentBytes)
             block = nil
         } else if block != nil {
             appendToBlock(CollectionOfOne(UInt8(ascii: "\n")))

@@ -15,7 +15,8 @@ enum RunVerdict {
     }
 
     static func outcome(
-        exit: Exit, termination: RunTermination?, block: ResultBlockScanner.Block?, timeoutSeconds: Int, duration: Duration
+        exit: Exit, termination: RunTermination?, block: ResultBlockScanner.Block?, timeoutSeconds: Int, duration: Duration,
+        maxBlockBytes: Int = ResultBlockScanner.defaultMaxBlockBytes
     ) -> (PlanOutcome, [PlanStep]) {
         var outcome = PlanOutcome(status: .failed, durationMs: duration.wholeMilliseconds)
         switch exit {
@@ -29,7 +30,7 @@ enum RunVerdict {
         case .text(let text):
             do { parsed = try ParsedResult(text: text) } catch { blockProblem = "\(error)" }
         case .tooLarge(let bytes):
-            blockProblem = "the result block is \(bytes) bytes, more than the \(8 << 20)-byte limit"
+            blockProblem = "the result block is \(bytes) bytes, more than the \(maxBlockBytes)-byte limit: put large data in a file and its path in the result"
         case nil:
             break
         }
@@ -105,7 +106,7 @@ struct ParsedResult {
         do {
             value = try JSONSerialization.jsonObject(with: Data(trimmed.utf8), options: [.fragmentsAllowed])
         } catch {
-            throw Invalid(description: "the result block is not valid JSON: \(trimmed.prefix(200))")
+            throw Invalid(description: "the result block is not valid JSON (\(error.localizedDescription)); print one JSON object between the markers, or use baton_plan.emit_result: \(trimmed.prefix(200))")
         }
         guard let object = value as? [String: Any] else {
             throw Invalid(description: "the result block must be a JSON object, got: \(trimmed.prefix(200))")

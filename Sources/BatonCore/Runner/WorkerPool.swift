@@ -52,8 +52,10 @@ public actor WorkerPool {
                       onFinish: @escaping @Sendable (RunReport) async -> Void) -> Bool {
         guard running.count < slots, running[plan.id] == nil else { return false }
         let control = RunControl()
+        guard case .enqueued = submit.yield(Job(plan: plan, attempt: attempt, control: control, events: events, onFinish: onFinish)) else {
+            return false  // the pool has shut down
+        }
         running[plan.id] = control
-        submit.yield(Job(plan: plan, attempt: attempt, control: control, events: events, onFinish: onFinish))
         return true
     }
 
@@ -78,7 +80,8 @@ public actor WorkerPool {
 
     private nonisolated func execute(_ job: Job) async {
         let report = await runner.run(job.plan, attempt: job.attempt, control: job.control, events: job.events)
-        await job.onFinish(report)
+        // During shutdown this task is cancelled; the outcome must be recorded all the same.
+        await Task { await job.onFinish(report) }.value
         await release(job.plan.id)
     }
 

@@ -4,11 +4,12 @@
 #include <sys/resource.h>
 #include <sys/types.h>
 
-/// Whether child `pid` has exited, without reaping it: 1 (exited; `usage` then holds its resource
-/// usage, including the children it waited for), 0 (still running), or -1 (errno says why).
+/// Whether child `pid` has exited, without reaping it: 1 (exited), 0 (still running), or -1
+/// (errno says why). On exit, `usage` holds its resource usage (including the children it waited
+/// for) and `has_usage` is 1 where the system can tell (Linux).
 ///
-/// glibc's waitid() hides the kernel's fifth argument, the rusage of the child, so this calls the
-/// system call itself with WNOWAIT: the zombie stays for its real owner to reap.
-int baton_peek_exit(pid_t pid, struct rusage *usage);
+/// glibc's waitid() hides the kernel's fifth argument, the rusage of the child, so on Linux this
+/// calls the system call itself, with WNOWAIT: the zombie stays for its real owner to reap.
+int baton_peek_exit(pid_t pid, struct rusage *usage, int *has_usage);
 
 #endif

@@ -44,6 +44,18 @@ import Testing
         }
     }
 
+    @Test func anInterpreterThatHangsIsGivenUpOn() async throws {
+        let directory = try TemporaryDirectory()
+        let fake = directory.file("python3")
+        try "#!/bin/sh\nexec sleep 600\n".write(toFile: fake, atomically: true, encoding: .utf8)
+        chmod(fake, 0o755)
+        await #expect {
+            try await PythonInterpreter.resolve(searchPath: directory.path, timeout: .milliseconds(500))
+        } throws: { error in
+            "\(error)".contains("did not answer")
+        }
+    }
+
     @Test func somethingThatIsNotPythonIsRefused() async throws {
         let directory = try TemporaryDirectory()
         let fake = directory.file("python3")

@@ -36,6 +36,12 @@ import Testing
         #expect(scanner.lastBlock == nil)
     }
 
+    @Test func aBlockOfExactlyTheLimitIsKept() {
+        var scanner = ResultBlockScanner(maxBlockBytes: 16)
+        scanner.scan(Array("__BATON_RESULT_START__\n123456789012345\n__BATON_RESULT_END__\n".utf8))
+        #expect(scanner.lastBlock == .text("123456789012345\n"))
+    }
+
     @Test func anOversizedBlockIsReportedNotKept() {
         var scanner = ResultBlockScanner(maxBlockBytes: 16)
         scanner.scan(Array("__BATON_RESULT_START__\n\(String(repeating: "x", count: 100))\n__BATON_RESULT_END__\n".utf8))

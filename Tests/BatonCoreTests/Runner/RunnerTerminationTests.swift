@@ -69,6 +69,34 @@ import Testing
         #expect(await eventually { !isAlive(pid) }, "grandchild \(pid) survived")
     }
 
+    @Test func theWholeGroupGetsTheGracePeriodNotOnlyTheLeader() async throws {
+        let fixture = try await RunnerFixture(grace: .seconds(10))
+        let marker = fixture.workspace.file("cleaned-up")
+        // The leader dies at once on SIGTERM; the grandchild needs a moment to clean up.
+        try fixture.script("cleanup.py", """
+            import subprocess, sys, time
+            code = '''
+            import os, signal, sys, time
+            def stop(*_):
+                time.sleep(0.5)
+                open(sys.argv[1], "w").write("done")
+                sys.exit(0)
+            signal.signal(signal.SIGTERM, stop)
+            print(os.getpid(), flush=True)
+            time.sleep(600)
+            '''
+            subprocess.Popen([sys.executable, '-c', code, sys.argv[1]])
+            time.sleep(600)
+
+            """)
+        let control = RunControl()
+        let (report, _) = await fixture.run(PlanSpec(entryPoint: .script("cleanup.py"), args: [marker], timeoutSeconds: 600), control: control) { event in
+            if case .output(.stdout, _) = event { control.cancel(reason: "canceled by ops") }
+        }
+        #expect(report.outcome.status == .canceled)
+        #expect(FileManager.default.fileExists(atPath: marker), "the grandchild finished its SIGTERM handler before SIGKILL")
+    }
+
     @Test func aGrandchildLeftBehindByAFinishedRunIsStopped() async throws {
         let fixture = try await RunnerFixture()
         try fixture.script("daemon.py", """

@@ -111,6 +111,21 @@ import Testing
     }
 }
 
+extension WorkerPoolTests {
+    @Test func aPoolThatHasShutDownRefusesWork() async throws {
+        let fixture = try await RunnerFixture()
+        let pool = WorkerPool(slots: 2, runner: fixture.runner)
+        let service = Task { await pool.run() }
+        try await Task.sleep(for: .milliseconds(50))
+        service.cancel()
+        await service.value
+        var plan = Plan(enqueuing: PlanSpec(entryPoint: .code("print(1)")), limits: PlanLimits(), now: t0)
+        plan.id = 1
+        #expect(await pool.start(plan, attempt: 1) { _ in } == false)
+        #expect(await pool.busy == 0, "no slot is held by a run that will never happen")
+    }
+}
+
 /// `eventually` for conditions that need to await.
 func eventually(within deadline: Duration = .seconds(20), _ condition: () async -> Bool) async -> Bool {
     let clock = ContinuousClock()
