@@ -120,6 +120,21 @@ import Testing
         }
     }
 
+    @Test func theFinalCaptureReplacesTheLiveOutput() async throws {
+        try await withStore({ $0.maxOutputBytes = 4 }) { store, _ in
+            try await store.add(spec())
+            let attempt = try #require(try await store.claimOne().currentAttempt)
+            try await store.appendOutput(Array("head of a long run\n".utf8), stream: .stdout, for: attempt)
+            let capture = Array("head\n[... 100 bytes truncated ...]\ntail\n".utf8)
+            try await store.saveOutput(capture, stream: .stdout, for: attempt)
+            let output = try await store.output(of: attempt.planID, stream: .stdout, attempt: nil)
+            #expect(output.bytes == capture)
+            #expect(output.text == "head\n[... 100 bytes truncated ...]\ntail\n", "one notice, where the capture put it")
+            _ = try await store.finish(attempt, outcome: PlanOutcome(status: .succeeded), now: t0)
+            await expectStoreError(.attemptNotHeld) { try await store.saveOutput([1], stream: .stdout, for: attempt) }
+        }
+    }
+
     @Test func outputIsKeptPerRun() async throws {
         try await withStore { store, _ in
             try await store.add(spec { $0.maxAttempts = 2 })

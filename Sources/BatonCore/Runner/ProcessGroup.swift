@@ -12,7 +12,7 @@ enum ProcessGroup {
     /// Waits, without reaping, until child `processID` has exited. `nil` when it can no longer
     /// be waited for (someone else reaped it).
     static func waitForExit(_ processID: pid_t) async -> Exit? {
-        var pause = Duration.milliseconds(1)
+        var delay = Duration.milliseconds(1)
         while true {
             var usage = rusage()
             var hasUsage: Int32 = 0
@@ -23,10 +23,10 @@ enum ProcessGroup {
                     + .microseconds(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec)
                 return Exit(at: .now, resources: ResourceUsage(cpuTime: cpu, maxResidentBytes: Int64(usage.ru_maxrss) * 1024))
             case 0:
-                // Only when the child closed its output before exiting: rare, so a short poll.
-                // Not cancellable: the child is stopped by the caller's watcher, not by this.
-                try? await Task.sleep(for: pause)
-                pause = min(pause * 2, .milliseconds(50))
+                // Only when the child closed its output before exiting (rare), or during a
+                // shutdown while it handles SIGTERM: a short poll that sleeps even then.
+                await sleepEvenIfCancelled(for: delay)
+                delay = min(delay * 2, .milliseconds(50))
             default:
                 return nil
             }

@@ -229,7 +229,7 @@ public struct PythonRunner: PlanRunner {
                 supervision.termination = stop.reason
                 let deadline = stop.at + grace
                 while ProcessGroup.hasLiveMembers(processID), ContinuousClock.now < deadline {
-                    try? await Task.sleep(for: .milliseconds(50))
+                    await sleepEvenIfCancelled(for: .milliseconds(50))
                 }
             }
             // Whatever the ending, nothing of the group outlives the run: a grandchild that

@@ -65,6 +65,10 @@ public protocol PlanStore: Sendable {
     /// stream and counting the rest.
     func appendOutput(_ bytes: [UInt8], stream: StandardStream, for attempt: AttemptRef) async throws
 
+    /// Replaces the stored output of one stream of a run with its final capture (head and tail,
+    /// with its own truncation notice), once the run has ended and while it still holds its plan.
+    func saveOutput(_ bytes: [UInt8], stream: StandardStream, for attempt: AttemptRef) async throws
+
     /// The stored output of one stream of a run (`nil`: the current or last run).
     func output(of planID: Int64, stream: StandardStream, attempt: Int?) async throws -> PlanOutput
 

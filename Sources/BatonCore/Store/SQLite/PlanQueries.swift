@@ -148,6 +148,12 @@ enum PlanQueries {
 
     static let output = "SELECT data FROM plan_output WHERE plan_id = ? AND attempt = ? AND stream = ? ORDER BY id"
 
+    static let deleteOutput = "DELETE FROM plan_output WHERE plan_id = ? AND attempt = ? AND stream = ?"
+
+    static let setOutputTotals = """
+        INSERT OR REPLACE INTO plan_output_totals (plan_id, attempt, stream, stored_bytes, dropped_bytes) VALUES (?, ?, ?, ?, 0)
+        """
+
     static let deleteSteps = "DELETE FROM plan_steps WHERE plan_id = ? AND attempt = ?"
 
     static let insertStep = """

@@ -339,6 +339,17 @@ public final class SQLitePlanStore: PlanStore {
         }
     }
 
+    public func saveOutput(_ bytes: [UInt8], stream: StandardStream, for attempt: AttemptRef) async throws {
+        try await write { connection in
+            try Self.requireHeld(attempt, in: connection)
+            let key: [SQLiteBindable] = [attempt.planID, attempt.attempt, stream.rawValue]
+            try connection.run(PlanQueries.deleteOutput, key)
+            if !bytes.isEmpty { try connection.run(PlanQueries.insertOutput, key + [bytes]) }
+            // The capture carries its own truncation notice; nothing was dropped by the store.
+            try connection.run(PlanQueries.setOutputTotals, key + [bytes.count])
+        }
+    }
+
     public func output(of planID: Int64, stream: StandardStream, attempt: Int?) async throws -> PlanOutput {
         try await read(snapshot: true) { connection in
             guard let plan = try connection.firstRow(PlanQueries.planByID, [planID], Self.plan(from:)) else {

@@ -1,0 +1,566 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+import Synchronization
+
+/// Claims plans from the store and runs them on a worker pool (design §2–§4).
+///
+/// A poll cycle recovers expired leases, promotes due scheduled plans and claims up to the
+/// number of free slots. Cycles run every `pollInterval` (jittered a little), and at once when a
+/// plan is enqueued in this process (``wake()``), when a slot frees up, or when ``poll()`` asks.
+/// Running plans keep their leases through heartbeats. Each run's output goes to the
+/// ``EventBus`` live and to the store in batches; its outcome is recorded with the guarded
+/// `finish`, or the plan is retried with exponential backoff while it has attempts left.
+///
+/// The pool, the loops and the interpreter form a *generation*; ``restart(_:)`` drains or
+/// stops the running plans, hands them back to the queue, and starts generation + 1.
+/// Graceful shutdown (SIGTERM through the `ServiceGroup`) drains the same way and returns.
+public actor Orchestrator: Service {
+    /// How the orchestrator polls, leases and retries.
+    public struct Configuration: Sendable {
+        /// Plans running at once.
+        public var workers = ProcessInfo.processInfo.activeProcessorCount
+        /// Time between regular poll cycles (`--poll-interval`).
+        public var pollInterval: Duration = .seconds(5)
+        /// Each interval is stretched or shrunk by up to this fraction, so that several nodes
+        /// do not poll in step.
+        public var pollJitter = 0.1
+        /// How long a claim holds a plan without a heartbeat (`--lease`). Heartbeats come every
+        /// sixth of it.
+        public var leaseDuration: Duration = .seconds(60)
+        /// Delay before the first retry; it doubles for each further one, up to `maxRetryDelay`.
+        public var retryBaseDelay: Duration = .seconds(1)
+        public var maxRetryDelay: Duration = .seconds(300)
+        /// How long graceful shutdown lets running plans finish before stopping and requeuing them.
+        public var shutdownDrainTimeout: Duration = .seconds(30)
+        /// How often a run's live output is written to the store.
+        public var outputFlushInterval: Duration = .milliseconds(250)
+        /// Live output kept per stream while a plan runs (the store's cap).
+        public var liveOutputLimit = 1 << 20
+
+        public init() {}
+
+        var heartbeatInterval: Duration { leaseDuration / 6 }
+    }
+
+    /// Why a generation ends.
+    private enum GenerationEnd {
+        case restart(RestartMode)
+        case shutdown
+
+        var isShutdown: Bool {
+            if case .shutdown = self { return true }
+            return false
+        }
+
+        var isImmediate: Bool {
+            if case .restart(.immediate) = self { return true }
+            return false
+        }
+
+        /// How long running plans may go on before they are stopped; `nil`: stopped at once.
+        func drainTimeout(shutdown: Duration) -> Duration? {
+            switch self {
+            case .restart(.graceful(let timeout)): timeout
+            case .restart(.immediate): nil
+            case .shutdown: shutdown
+            }
+        }
+
+        var handBackReason: String {
+            switch self {
+            case .restart: "the orchestrator restarted"
+            case .shutdown: "the orchestrator shut down"
+            }
+        }
+    }
+
+    /// A plan running in this generation.
+    private struct Run {
+        let attempt: AttemptRef
+        let output: RunOutputWriter
+        /// Set when the orchestrator stops the run on purpose: it goes back to the queue.
+        var handBackReason: String?
+    }
+
+    /// Plans that ended while a restart drained or stopped them.
+    private struct DrainLog {
+        var drained: [Int64] = []
+        var requeued: [Int64] = []
+    }
+
+    public nonisolated let configuration: Configuration
+    private let store: any PlanStore
+    private let prepareRunner: @Sendable () async throws -> PreparedRunner
+    private let bus: EventBus
+    private let pollClock: any Clock<Duration>
+    private let now: @Sendable () -> Date
+    private let logger: Logger
+    private nonisolated let hostPrefix: String
+    private let instance = String(UUID().uuidString.prefix(8)).lowercased()
+
+    private var state: OrchestratorState = .stopped
+    private var pauseRequested = false
+    private var generation = 0
+    private var startedAt: Date?
+    private var lastPollAt: Date?
+    private var nextPollAt: Date?
+    private var lastError: String?
+    private var failedCycles = 0
+    private var pool: WorkerPool?
+    private var interpreter: PythonInterpreter?
+    private var runs: [Int64: Run] = [:]
+    private var lastCycle: Task<[Int64], any Error>?
+    private var drainLog: DrainLog?
+    private var pendingEnd: GenerationEnd?
+    private var endWaiter: CheckedContinuation<GenerationEnd, Never>?
+    private var restartInProgress: Task<RestartReport, Never>?
+    private var generationWaiters: [CheckedContinuation<Void, Never>] = []
+    private let wakeUp = Mutex<AsyncStream<Void>.Continuation?>(nil)
+
+    /// - Parameters:
+    ///   - prepareRunner: Makes the runner of each generation (resolving the interpreter anew).
+    ///   - pollClock: Times the regular poll cycles; tests pass a clock they drive.
+    ///   - now: Wall-clock time for the store (claims, leases, events).
+    public init(
+        configuration: Configuration,
+        store: any PlanStore,
+        eventBus: EventBus,
+        pollClock: any Clock<Duration> = ContinuousClock(),
+        now: @escaping @Sendable () -> Date = Date.init,
+        logger: Logger = Logger(label: "baton.orchestrator"),
+        prepareRunner: @escaping @Sendable () async throws -> PreparedRunner
+    ) {
+        var configuration = configuration
+        configuration.workers = max(1, configuration.workers)
+        self.configuration = configuration
+        self.store = store
+        self.bus = eventBus
+        self.pollClock = pollClock
+        self.now = now
+        self.logger = logger
+        self.prepareRunner = prepareRunner
+        hostPrefix = (ProcessInfo.processInfo.hostName.isEmpty ? "localhost" : ProcessInfo.processInfo.hostName) + "/"
+    }
+
+    /// The name this generation claims plans under: host, process, instance and generation, so
+    /// recovery can tell a run of this host (whose process group it may kill) from another's.
+    private var owner: String {
+        "\(hostPrefix)\(getpid())/\(instance)/g\(generation)"
+    }
+
+    // MARK: Service
+
+    /// Runs generations until graceful shutdown (or cancellation), then drains and returns.
+    public func run() async {
+        startedAt = now()
+        logger.info("orchestrator starting", metadata: ["workers": "\(configuration.workers)", "poll.interval": "\(configuration.pollInterval)"])
+        await withGracefulShutdownHandler {
+            await withTaskCancellationHandler {
+                await runGenerations()
+            } onCancel: {
+                Task { await self.requestEnd(.shutdown) }
+            }
+        } onGracefulShutdown: {
+            Task { await self.requestEnd(.shutdown) }
+        }
+        state = .stopped
+        logger.info("orchestrator stopped", metadata: ["generation": "\(generation)"])
+    }
+
+    private func runGenerations() async {
+        while true {
+            switch await runGeneration() {
+            case .shutdown:
+                return
+            case .restart:
+                continue
+            }
+        }
+    }
+
+    /// One generation: a fresh runner and pool, the poll, timer and heartbeat loops, until a
+    /// restart or shutdown is asked for; then the drain.
+    private func runGeneration() async -> GenerationEnd {
+        generation += 1
+        state = .restarting
+        let prepared: PreparedRunner
+        do {
+            prepared = try await prepareRunner()
+        } catch {
+            state = .stopped
+            lastError = "cannot start generation \(generation): \(error)"
+            logger.error("cannot start a generation", metadata: ["generation": "\(generation)", "error": "\(error)"])
+            notifyGenerationStarted()
+            // Nothing runs; recovery and scheduling are on hold until a restart or shutdown.
+            return await waitForEnd()
+        }
+        interpreter = prepared.interpreter
+        let (slotFreed, slotFreedContinuation) = AsyncStream.makeStream(of: Void.self)
+        let pool = WorkerPool(slots: configuration.workers, runner: prepared.runner, slotFreed: slotFreedContinuation)
+        self.pool = pool
+        let (wakes, wakeContinuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        wakeUp.withLock { $0 = wakeContinuation }
+        state = pauseRequested ? .paused : .running
+        lastError = nil
+        logger.info("generation started", metadata: [
+            "generation": "\(generation)", "owner": "\(owner)",
+            "python.path": "\(prepared.interpreter?.path ?? "-")", "python.version": "\(prepared.interpreter?.version ?? "-")",
+        ])
+
+        let end = await withTaskGroup(of: Void.self) { group in
+            group.addTask { await pool.run() }
+            group.addTask { await self.pollLoop(wakes) }
+            group.addTask { await self.timerLoop() }
+            group.addTask { await self.heartbeatLoop() }
+            group.addTask {
+                for await _ in slotFreed { self.wake() }
+            }
+            wake()
+            notifyGenerationStarted()
+            let end = await waitForEnd()
+            await drain(for: end)
+            // Cancelling the pool stops every run still going; each reports `shutdown` and is
+            // handed back before the group returns.
+            group.cancelAll()
+            return end
+        }
+        slotFreedContinuation.finish()
+        wakeUp.withLock { $0 = nil }
+        self.pool = nil
+        return end
+    }
+
+    /// Stops claiming and, for a graceful end, lets running plans finish within the timeout.
+    private func drain(for end: GenerationEnd) async {
+        state = end.isImmediate ? .restarting : .draining
+        _ = await lastCycle?.result
+        if let timeout = end.drainTimeout(shutdown: configuration.shutdownDrainTimeout), !runs.isEmpty {
+            logger.info("draining running plans", metadata: ["plans": "\(runs.count)", "drain.timeout": "\(timeout)"])
+            let deadline = ContinuousClock.now + timeout
+            while !runs.isEmpty, ContinuousClock.now < deadline {
+                await sleepEvenIfCancelled(for: .milliseconds(20))
+            }
+        }
+        for id in runs.keys {
+            runs[id]?.handBackReason = end.handBackReason
+        }
+        state = .restarting
+    }
+
+    // MARK: Loops
+
+    /// Runs a cycle for every wake-up: a timer tick, an enqueue, a freed slot.
+    private func pollLoop(_ wakes: AsyncStream<Void>) async {
+        var consecutiveFailures = 0
+        for await _ in wakes {
+            do {
+                _ = try await runCycle()
+                consecutiveFailures = 0
+            } catch {
+                consecutiveFailures += 1
+                // Back off a little, so a broken database is not hammered; the next wake-up
+                // (at the latest the next tick) tries again.
+                let pause = min(.milliseconds(100) * (1 << min(consecutiveFailures, 6)), configuration.pollInterval)
+                try? await Task.sleep(for: pause)
+            }
+        }
+    }
+
+    private func timerLoop() async {
+        while !Task.isCancelled {
+            let jitter = 1 + Double.random(in: -configuration.pollJitter...configuration.pollJitter)
+            let interval = configuration.pollInterval * jitter
+            nextPollAt = now().addingTimeInterval(interval.timeInterval)
+            do {
+                try await pollClock.sleep(for: interval)
+            } catch {
+                return
+            }
+            wake()
+        }
+    }
+
+    /// Renews the leases of the plans running here, and stops runs that lost theirs or whose
+    /// cancel was requested from elsewhere (another process, another node).
+    private func heartbeatLoop() async {
+        while !Task.isCancelled {
+            do {
+                try await Task.sleep(for: configuration.heartbeatInterval)
+            } catch {
+                return
+            }
+            await heartbeat()
+        }
+    }
+
+    private func heartbeat() async {
+        let attempts = runs.values.map(\.attempt)
+        guard !attempts.isEmpty, let pool else { return }
+        do {
+            let held = try await store.renewLeases(attempts, leaseDuration: configuration.leaseDuration, now: now())
+            for lost in attempts where !held.contains(lost) {
+                logger.warning("a running plan lost its lease; stopping it", metadata: ["plan.id": "\(lost.planID)", "plan.attempt": "\(lost.attempt)"])
+                await pool.cancel(planID: lost.planID, reason: "stopped: this run no longer holds the plan")
+            }
+            for attempt in attempts where held.contains(attempt) {
+                if let plan = try await store.plan(attempt.planID), plan.cancelRequested {
+                    await pool.cancel(planID: attempt.planID, reason: "canceled")
+                }
+            }
+        } catch {
+            logger.error("heartbeat failed", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Wakes the poll loop: a cycle runs as soon as the one in progress (if any) ends. Call it
+    /// after enqueueing in this process.
+    public nonisolated func wake() {
+        _ = wakeUp.withLock { $0?.yield() }
+    }
+
+    // MARK: Cycle
+
+    /// Runs one cycle after the previous one has ended, so cycles never overlap.
+    private func runCycle() async throws -> [Int64] {
+        let previous = lastCycle
+        let cycle = Task {
+            _ = await previous?.result
+            return try await self.cycle()
+        }
+        lastCycle = cycle
+        return try await cycle.value
+    }
+
+    private func cycle() async throws -> [Int64] {
+        let now = now()
+        do {
+            let hostPrefix = hostPrefix
+            _ = try await store.recoverExpiredLeases(now: now) { lost, processGroup in
+                // Only a run of this host can be signalled (another host's group ids mean
+                // nothing here), and only if that group still runs this very attempt: its
+                // number may have been reused since.
+                if lost.owner.hasPrefix(hostPrefix), ProcessGroup.runs(processGroup, planID: lost.planID, attempt: lost.attempt) {
+                    kill(-processGroup, SIGKILL)
+                }
+            }
+            _ = try await store.promoteDueScheduled(now: now)
+            var started: [Int64] = []
+            if state == .running, let pool {
+                let free = await pool.free
+                if free > 0 {
+                    for plan in try await store.claim(limit: free, owner: owner, leaseDuration: configuration.leaseDuration, now: now) {
+                        await start(plan, on: pool)
+                        started.append(plan.id)
+                    }
+                }
+            }
+            lastPollAt = now
+            lastError = nil
+            logger.trace("poll cycle", metadata: ["claimed": "\(started.count)"])
+            return started
+        } catch {
+            failedCycles += 1
+            lastError = "poll cycle failed: \(error)"
+            logger.error("poll cycle failed", metadata: ["error": "\(error)", "cycles.failed": "\(failedCycles)"])
+            throw error
+        }
+    }
+
+    private func start(_ plan: Plan, on pool: WorkerPool) async {
+        guard let attempt = plan.currentAttempt else { return }
+        let output = RunOutputWriter(store: store, attempt: attempt, interval: configuration.outputFlushInterval,
+                                     liveLimit: configuration.liveOutputLimit, now: now, logger: logger)
+        runs[plan.id] = Run(attempt: attempt, output: output)
+        bus.publish(.status(planID: plan.id, status: .running, attempt: plan.attempt))
+        logger.debug("starting plan", metadata: ["plan.id": "\(plan.id)", "plan.attempt": "\(plan.attempt)", "plan.priority": "\(plan.priority)"])
+        let bus = bus
+        let started = await pool.start(plan, attempt: plan.attempt, events: { event in
+            switch event {
+            case .started(let processGroup):
+                output.recordStart(processGroup: processGroup)
+            case .output(let stream, let bytes):
+                bus.publish(.output(planID: plan.id, stream: stream, bytes: bytes))
+                output.append(bytes, stream: stream)
+            }
+        }, onFinish: { report in
+            await self.record(report, of: plan)
+        })
+        if !started {
+            // Cannot happen while claims ask for at most the free slots; if it does, the plan
+            // goes straight back rather than waiting for its lease to run out.
+            runs[plan.id] = nil
+            await output.finish()
+            _ = try? await store.requeue(attempt, .handBack(reason: "no free worker slot"), now: now())
+        }
+    }
+
+    // MARK: Outcomes
+
+    /// Records how a run ended: its output and steps, then finish, retry or hand-back.
+    private func record(_ report: RunReport, of plan: Plan) async {
+        guard let run = runs[plan.id] else { return }
+        let attempt = run.attempt
+        await run.output.finish()
+        let log = logger.with(plan: plan.id, attempt: attempt.attempt)
+        do {
+            try await store.saveOutput(report.stdout.bytes, stream: .stdout, for: attempt)
+            try await store.saveOutput(report.stderr.bytes, stream: .stderr, for: attempt)
+            if !report.steps.isEmpty { try await store.saveSteps(report.steps, for: attempt) }
+
+            let handBackReason = run.handBackReason ?? (report.termination == .shutdown ? "the orchestrator stopped" : nil)
+            let recorded: Plan
+            if let handBackReason {
+                recorded = try await store.requeue(attempt, .handBack(reason: handBackReason), now: now())
+                drainLog?.requeued.append(plan.id)
+            } else if let delay = retryDelay(for: plan, outcome: report.outcome) {
+                let runAt = now().addingTimeInterval(delay.timeInterval)
+                recorded = try await store.requeue(attempt, .retry(failedRun: report.outcome, runAt: runAt), now: now())
+                wake(after: delay)
+            } else {
+                recorded = try await store.finish(attempt, outcome: report.outcome, now: now())
+                drainLog?.drained.append(plan.id)
+            }
+            bus.publish(.result(planID: plan.id, result: report.outcome.result, error: report.outcome.error))
+            bus.publish(.status(planID: plan.id, status: recorded.status, attempt: recorded.attempt))
+            if recorded.status.isTerminal {
+                bus.publish(.end(planID: plan.id, status: recorded.status))
+            }
+            log.info("plan run ended", metadata: [
+                "plan.status": "\(recorded.status.rawValue)", "run.outcome": "\(report.outcome.status.rawValue)",
+                "run.duration_ms": "\(report.outcome.durationMs ?? 0)",
+            ])
+        } catch let error as PlanStoreError where error.code == .attemptNotHeld || error.code == .planNotFound {
+            // Recovered by another orchestrator, or pruned: its outcome is no longer ours to record.
+            log.warning("a run ended after its plan was taken back; its outcome is not recorded", metadata: ["error": "\(error)"])
+        } catch {
+            // The lease runs out and recovery puts the plan back: it runs again rather than
+            // being lost.
+            log.error("cannot record the end of a run", metadata: ["error": "\(error)"])
+        }
+        runs[plan.id] = nil
+    }
+
+    /// The backoff before retrying a failed or timed-out run, or `nil` when it is not retried.
+    private func retryDelay(for plan: Plan, outcome: PlanOutcome) -> Duration? {
+        guard outcome.status == .failed || outcome.status == .timedOut, plan.hasAttemptsLeft,
+              outcome.error?.kind != .scriptNotFound, !plan.cancelRequested
+        else { return nil }
+        let doublings = min(max(plan.countedAttempts - 1, 0), 20)
+        let delay = min(configuration.retryBaseDelay * (1 << doublings), configuration.maxRetryDelay)
+        return delay * Double.random(in: 0.9...1.1)
+    }
+
+    private func wake(after delay: Duration) {
+        Task { [weak self] in
+            try? await Task.sleep(for: delay)
+            self?.wake()
+        }
+    }
+
+    // MARK: Control
+
+    /// Runs a cycle now: recovery, scheduling and (unless paused) claiming.
+    public func poll() async throws -> PollReport {
+        let claimed = try await runCycle()
+        return PollReport(claimed: claimed, queue: try await store.countsByStatus(), polledAt: lastPollAt ?? now(), state: state)
+    }
+
+    /// Stops claiming; running plans continue.
+    @discardableResult
+    public func pause() -> OrchestratorState {
+        pauseRequested = true
+        if state == .running { state = .paused }
+        logger.info("orchestrator paused")
+        return state
+    }
+
+    /// Starts claiming again.
+    @discardableResult
+    public func resume() -> OrchestratorState {
+        pauseRequested = false
+        if state == .paused {
+            state = .running
+            wake()
+        }
+        logger.info("orchestrator resumed")
+        return state
+    }
+
+    /// Drains or stops the running plans, requeues what is left, and starts the next
+    /// generation (a fresh pool and interpreter). Answers once it runs. A restart asked for while
+    /// one is in progress answers with that one.
+    public func restart(_ mode: RestartMode) async -> RestartReport {
+        if let inProgress = restartInProgress {
+            return await inProgress.value
+        }
+        let task = Task { await self.performRestart(mode) }
+        restartInProgress = task
+        let report = await task.value
+        restartInProgress = nil
+        return report
+    }
+
+    private func performRestart(_ mode: RestartMode) async -> RestartReport {
+        logger.info("restart requested", metadata: ["restart.mode": "\(mode)", "generation": "\(generation)"])
+        drainLog = DrainLog()
+        let ending = generation
+        requestEnd(.restart(mode))
+        while generation == ending || state == .restarting {
+            await withCheckedContinuation { generationWaiters.append($0) }
+        }
+        let log = drainLog ?? DrainLog()
+        drainLog = nil
+        return RestartReport(generation: generation, drained: log.drained.sorted(), requeued: log.requeued.sorted(), python: interpreter)
+    }
+
+    /// Cancels a plan: at once if it waits in the queue; if it runs here, its process group is
+    /// stopped and it ends `canceled`. A plan running elsewhere is stopped by its own
+    /// orchestrator at its next heartbeat.
+    public func cancel(planID: Int64, actor: String) async throws -> CancelResult {
+        let result = try await store.cancel(planID, actor: actor, now: now())
+        switch result {
+        case .canceled(let plan):
+            bus.publish(.status(planID: planID, status: .canceled, attempt: plan.attempt))
+            bus.publish(.end(planID: planID, status: .canceled))
+        case .cancelRequested:
+            await pool?.cancel(planID: planID, reason: "canceled by \(actor)")
+        }
+        return result
+    }
+
+    /// A snapshot for operators.
+    public func status() async throws -> OrchestratorStatus {
+        OrchestratorStatus(
+            state: state, generation: generation, startedAt: startedAt, lastPollAt: lastPollAt,
+            nextPollAt: state == .stopped ? nil : nextPollAt, lastError: lastError, failedCycles: failedCycles,
+            workersTotal: configuration.workers, workersBusy: await pool?.busy ?? 0,
+            runningPlanIDs: await pool?.runningPlanIDs ?? [], queue: try await store.countsByStatus(), python: interpreter
+        )
+    }
+
+    // MARK: Generation hand-over
+
+    private func requestEnd(_ end: GenerationEnd) {
+        if let waiter = endWaiter {
+            endWaiter = nil
+            waiter.resume(returning: end)
+        } else if pendingEnd == nil || end.isShutdown {
+            pendingEnd = end
+        }
+    }
+
+    private func waitForEnd() async -> GenerationEnd {
+        if let pending = pendingEnd {
+            pendingEnd = nil
+            return pending
+        }
+        return await withCheckedContinuation { endWaiter = $0 }
+    }
+
+    private func notifyGenerationStarted() {
+        let waiters = generationWaiters
+        generationWaiters = []
+        for waiter in waiters { waiter.resume() }
+    }
+}

@@ -1,0 +1,88 @@
+import Foundation
+import Logging
+import Synchronization
+
+/// Writes one run's live output to the store in batches, and records its process group.
+///
+/// Output events arrive on the runner's reading tasks and must never wait for the database:
+/// they are buffered here and written every `interval` by one task, in order. Only the first
+/// `liveLimit` bytes of each stream are kept live (the store keeps no more while a run is
+/// going); the run's whole head-and-tail capture is saved when it ends. `finish()` writes what
+/// is left and ends the task.
+final class RunOutputWriter: Sendable {
+    private struct Batch {
+        var processGroup: Int32?
+        var chunks: [(stream: StandardStream, bytes: [UInt8])] = []
+        var accepted: [StandardStream: Int] = [:]
+        var finished = false
+    }
+
+    private final class Buffer: Sendable {
+        let batch = Mutex(Batch())
+    }
+
+    private let buffer = Buffer()
+    private let liveLimit: Int
+    private let writer: Task<Void, Never>
+
+    init(store: any PlanStore, attempt: AttemptRef, interval: Duration, liveLimit: Int,
+         now: @escaping @Sendable () -> Date, logger: Logger) {
+        self.liveLimit = liveLimit
+        let buffer = buffer
+        writer = Task {
+            while true {
+                let batch = buffer.batch.withLock { batch in
+                    defer { batch.processGroup = nil; batch.chunks = [] }
+                    return batch
+                }
+                do {
+                    if let group = batch.processGroup { try await store.recordProcessGroup(group, for: attempt, now: now()) }
+                    for (stream, bytes) in Self.merged(batch.chunks) {
+                        try await store.appendOutput(bytes, stream: stream, for: attempt)
+                    }
+                } catch {
+                    // The run no longer holds its plan, or the store failed; the run's final
+                    // output is saved (or refused) when it ends.
+                    logger.debug("could not write live output", metadata: ["error": "\(error)"])
+                }
+                if batch.finished { return }
+                // Cancelled by finish(): the sleep ends at once and the rest is written.
+                try? await Task.sleep(for: interval)
+            }
+        }
+    }
+
+    func recordStart(processGroup: Int32) {
+        buffer.batch.withLock { $0.processGroup = processGroup }
+    }
+
+    func append(_ bytes: [UInt8], stream: StandardStream) {
+        buffer.batch.withLock { batch in
+            let room = liveLimit - batch.accepted[stream, default: 0]
+            guard room > 0 else { return }
+            let kept = bytes.count <= room ? bytes : Array(bytes.prefix(room))
+            batch.accepted[stream, default: 0] += kept.count
+            batch.chunks.append((stream, kept))
+        }
+    }
+
+    /// Writes what is buffered and stops; returns once everything is written.
+    func finish() async {
+        buffer.batch.withLock { $0.finished = true }
+        writer.cancel()
+        await writer.value
+    }
+
+    /// Consecutive chunks of one stream joined, so a batch is a few writes, not hundreds.
+    private static func merged(_ chunks: [(stream: StandardStream, bytes: [UInt8])]) -> [(StandardStream, [UInt8])] {
+        var merged: [(StandardStream, [UInt8])] = []
+        for (stream, bytes) in chunks {
+            if let last = merged.last, last.0 == stream {
+                merged[merged.count - 1].1 += bytes
+            } else {
+                merged.append((stream, bytes))
+            }
+        }
+        return merged
+    }
+}

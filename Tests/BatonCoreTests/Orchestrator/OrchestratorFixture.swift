@@ -1,0 +1,107 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+import Testing
+@testable import BatonCore
+
+/// A store, a workspace of scripts, and an orchestrator running them in a `ServiceGroup`.
+final class OrchestratorFixture: Sendable {
+    let directory: String
+    let workspace: String
+    let store: SQLitePlanStore
+    let bus = EventBus()
+    let orchestrator: Orchestrator
+    private let group: ServiceGroup
+    private let running: Task<Void, any Error>
+
+    init(
+        workers: Int = 2,
+        pollInterval: Duration = .seconds(600),
+        pollClock: any Clock<Duration> = ContinuousClock(),
+        lease: Duration = .seconds(60),
+        busyTimeout: Duration = .seconds(10),
+        configure: (inout Orchestrator.Configuration) -> Void = { _ in }
+    ) async throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("baton-orchestrator-\(UUID().uuidString)").path
+        workspace = directory + "/workspace"
+        try FileManager.default.createDirectory(atPath: workspace, withIntermediateDirectories: true)
+        var storeConfiguration = SQLitePlanStore.Configuration(path: directory + "/baton.sqlite")
+        storeConfiguration.busyTimeout = busyTimeout
+        store = try await SQLitePlanStore(configuration: storeConfiguration, logger: quietLogger)
+        var configuration = Orchestrator.Configuration()
+        configuration.workers = workers
+        configuration.pollInterval = pollInterval
+        configuration.leaseDuration = lease
+        configuration.retryBaseDelay = .milliseconds(200)
+        configuration.shutdownDrainTimeout = .seconds(5)
+        configure(&configuration)
+        let workspace = workspace
+        orchestrator = Orchestrator(configuration: configuration, store: store, eventBus: bus, pollClock: pollClock, logger: quietLogger) {
+            var runner = PythonRunner.Configuration(interpreter: try await sharedInterpreter.value, workspaceRoot: workspace)
+            runner.killGracePeriod = .milliseconds(500)
+            return PreparedRunner(runner: PythonRunner(configuration: runner, logger: quietLogger), interpreter: try await sharedInterpreter.value)
+        }
+        group = ServiceGroup(configuration: .init(services: [orchestrator], gracefulShutdownSignals: [], logger: quietLogger))
+        let group = group
+        running = Task { try await group.run() }
+        #expect(await eventually { (try? await self.orchestrator.status().state) == .running })
+    }
+
+    /// Graceful shutdown, as SIGTERM would trigger it; returns when the orchestrator has stopped.
+    func shutDown() async throws {
+        await group.triggerGracefulShutdown()
+        try await running.value
+    }
+
+    /// Shuts down (if still running) and removes everything.
+    func tearDown() async {
+        await group.triggerGracefulShutdown()
+        _ = try? await running.value
+        await store.close()
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    func script(_ name: String, _ source: String) throws {
+        try source.write(toFile: workspace + "/" + name, atomically: true, encoding: .utf8)
+    }
+
+    /// A script that appends `start <plan id>` and `end <plan id>` to `log`, sleeping between.
+    func recorder(_ name: String = "record.py", seconds: Double = 0) throws {
+        try script(name, """
+            import os, sys, time
+            def mark(what):
+                fd = os.open(sys.argv[1], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+                os.write(fd, f"{what} {os.environ['BATON_PLAN_ID']}\\n".encode())
+                os.close(fd)
+            mark("start")
+            time.sleep(\(seconds))
+            mark("end")
+
+            """)
+    }
+
+    var log: String { directory + "/runs.log" }
+
+    /// The lines the recorder scripts wrote, in order.
+    func logLines() -> [String] {
+        ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
+    }
+
+    /// Enqueues in this process, as the API does: store, then wake the orchestrator.
+    @discardableResult
+    func enqueue(_ spec: PlanSpec) async throws -> Plan {
+        let plan = try await store.enqueue(spec, now: Date()).plan
+        orchestrator.wake()
+        return plan
+    }
+
+    /// Waits (up to a generous safety limit) until plan `id` is in `status`.
+    func waitFor(_ id: Int64, _ status: PlanStatus, within deadline: Duration = .seconds(30)) async -> Plan? {
+        var last: Plan?
+        let reached = await eventually(within: deadline) {
+            last = try? await self.store.plan(id)
+            return last?.status == status
+        }
+        return reached ? last : nil
+    }
+}
