@@ -16,13 +16,21 @@ let package = Package(
             name: "StoreBenchmark",
             dependencies: [.product(name: "BatonCore", package: "baton")]
         ),
-        .executableTarget(
-            name: "RunnerBenchmark",
+        .target(
+            name: "BenchmarkSupport",
             dependencies: [
                 .product(name: "BatonCore", package: "baton"),
                 .product(name: "Subprocess", package: "swift-subprocess"),
                 .product(name: "SystemPackage", package: "swift-system"),
             ]
+        ),
+        .executableTarget(
+            name: "RunnerBenchmark",
+            dependencies: ["BenchmarkSupport", .product(name: "BatonCore", package: "baton")]
+        ),
+        .executableTarget(
+            name: "OrchestratorBenchmark",
+            dependencies: ["BenchmarkSupport", .product(name: "BatonCore", package: "baton")]
         ),
     ]
 )

@@ -1,8 +1,6 @@
 import BatonCore
+import BenchmarkSupport
 import Foundation
-import Logging
-import Subprocess
-import SystemPackage
 
 /// Runs the same no-op Python processes two ways and prints both wall times and their ratio:
 ///
@@ -20,62 +18,32 @@ struct RunnerBenchmark {
         }
         let plans = option("--plans", 500)
         let rounds = option("--rounds", 3)
-        let interpreter = try await PythonInterpreter.resolve()
-        let workspace = FileManager.default.temporaryDirectory.appendingPathComponent("baton-runner-bench-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: workspace, withIntermediateDirectories: true)
+        let python = try await PythonInterpreter.resolve()
+        let workspace = try Floor.scratchDirectory("baton-runner-bench")
         defer { try? FileManager.default.removeItem(atPath: workspace) }
         try "pass\n".write(toFile: workspace + "/noop.py", atomically: true, encoding: .utf8)
 
-        print("Baton runner benchmark — \(plans) no-op plans, Python \(interpreter.version) at \(interpreter.path), \(ProcessInfo.processInfo.activeProcessorCount) cores")
+        print("Baton runner benchmark — \(plans) no-op plans, Python \(python.version) at \(python.path), \(ProcessInfo.processInfo.activeProcessorCount) cores")
         print("best of \(rounds) rounds; the floor spawns the same processes with no queue")
         print("")
         for workers in [2, 4] {
             var floor = Duration.seconds(1_000_000)
             var pool = Duration.seconds(1_000_000)
             for _ in 0..<rounds {
-                floor = min(floor, try await spawnLoop(plans: plans, workers: workers, interpreter: interpreter, workspace: workspace))
-                pool = min(pool, try await throughPool(plans: plans, workers: workers, interpreter: interpreter, workspace: workspace))
+                floor = min(floor, try await Floor.spawnLoop(count: plans, workers: workers, python: python, script: workspace + "/noop.py", workspace: workspace))
+                pool = min(pool, try await throughPool(plans: plans, workers: workers, python: python, workspace: workspace))
             }
             print(String(format: "W=%d   floor %6.2f s (%5.1f ms/plan)   pool %6.2f s (%5.1f ms/plan)   ratio %.3f×   (target ≤ 1.05×)",
-                         workers, seconds(floor), seconds(floor) * 1000 / Double(plans), seconds(pool), seconds(pool) * 1000 / Double(plans),
-                         seconds(pool) / seconds(floor)))
-        }
-    }
-
-    static func seconds(_ duration: Duration) -> Double {
-        let (seconds, attoseconds) = duration.components
-        return Double(seconds) + Double(attoseconds) / 1e18
-    }
-
-    /// The floor: `workers` processes at a time, started and waited for, nothing else.
-    static func spawnLoop(plans: Int, workers: Int, interpreter: PythonInterpreter, workspace: String) async throws -> Duration {
-        try await ContinuousClock().measure {
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                func spawn() {
-                    group.addTask {
-                        _ = try await Subprocess.run(.path(FilePath(interpreter.path)), arguments: [workspace + "/noop.py"],
-                                                     workingDirectory: FilePath(workspace), output: .discarded, error: .discarded)
-                    }
-                }
-                for _ in 0..<min(workers, plans) { spawn() }
-                var started = min(workers, plans)
-                while try await group.next() != nil {
-                    if started < plans {
-                        spawn()
-                        started += 1
-                    }
-                }
-            }
+                         workers, Floor.seconds(floor), Floor.seconds(floor) * 1000 / Double(plans), Floor.seconds(pool),
+                         Floor.seconds(pool) * 1000 / Double(plans), Floor.seconds(pool) / Floor.seconds(floor)))
         }
     }
 
     /// `count` no-op plans, enqueued and claimed from a real store before the clock starts.
     static func claimedPlans(_ count: Int) async throws -> [Plan] {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("baton-runner-bench-db-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let store = try await SQLitePlanStore(configuration: .init(path: directory.appendingPathComponent("baton.sqlite").path),
-                                              logger: Logger(label: "bench") { _ in SwiftLogNoOpLogHandler() })
+        let directory = try Floor.scratchDirectory("baton-runner-bench-db")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let store = try await SQLitePlanStore(configuration: .init(path: directory + "/baton.sqlite"), logger: Floor.quiet)
         var plans: [Plan] = []
         while plans.count < count {
             let batch = min(1_000, count - plans.count)
@@ -87,11 +55,8 @@ struct RunnerBenchmark {
     }
 
     /// Baton: every plan through the pool, refilled the moment a slot frees up.
-    static func throughPool(plans: Int, workers: Int, interpreter: PythonInterpreter, workspace: String) async throws -> Duration {
-        let runner = PythonRunner(
-            configuration: .init(interpreter: interpreter, workspaceRoot: workspace),
-            logger: Logger(label: "bench") { _ in SwiftLogNoOpLogHandler() }
-        )
+    static func throughPool(plans: Int, workers: Int, python: PythonInterpreter, workspace: String) async throws -> Duration {
+        let runner = PythonRunner(configuration: .init(interpreter: python, workspaceRoot: workspace), logger: Floor.quiet)
         let (freed, freedSlots) = AsyncStream.makeStream(of: Void.self)
         let pool = WorkerPool(slots: workers, runner: runner, slotFreed: freedSlots)
         let service = Task { await pool.run() }

@@ -100,6 +100,8 @@ public actor Orchestrator: Service {
     private let instance = String(UUID().uuidString.prefix(8)).lowercased()
 
     private var state: OrchestratorState = .stopped
+    private var serviceRunning = false
+    private var shuttingDown = false
     private var pauseRequested = false
     private var generation = 0
     private var startedAt: Date?
@@ -114,7 +116,7 @@ public actor Orchestrator: Service {
     private var drainLog: DrainLog?
     private var pendingEnd: GenerationEnd?
     private var endWaiter: CheckedContinuation<GenerationEnd, Never>?
-    private var restartInProgress: Task<RestartReport, Never>?
+    private var restartInProgress: Task<RestartReport, any Error>?
     private var generationWaiters: [CheckedContinuation<Void, Never>] = []
     private let wakeUp = Mutex<AsyncStream<Void>.Continuation?>(nil)
 
@@ -153,6 +155,7 @@ public actor Orchestrator: Service {
 
     /// Runs generations until graceful shutdown (or cancellation), then drains and returns.
     public func run() async {
+        serviceRunning = true
         startedAt = now()
         logger.info("orchestrator starting", metadata: ["workers": "\(configuration.workers)", "poll.interval": "\(configuration.pollInterval)"])
         await withGracefulShutdownHandler {
@@ -165,6 +168,8 @@ public actor Orchestrator: Service {
             Task { await self.requestEnd(.shutdown) }
         }
         state = .stopped
+        serviceRunning = false
+        notifyGenerationStarted()  // a restart still waiting learns that none will come
         logger.info("orchestrator stopped", metadata: ["generation": "\(generation)"])
     }
 
@@ -490,27 +495,30 @@ public actor Orchestrator: Service {
     /// Drains or stops the running plans, requeues what is left, and starts the next
     /// generation (a fresh pool and interpreter). Answers once it runs. A restart asked for while
     /// one is in progress answers with that one.
-    public func restart(_ mode: RestartMode) async -> RestartReport {
+    /// - Throws: ``OrchestratorError`` when the service is not running or is shutting down.
+    public func restart(_ mode: RestartMode) async throws -> RestartReport {
         if let inProgress = restartInProgress {
-            return await inProgress.value
+            return try await inProgress.value
         }
-        let task = Task { await self.performRestart(mode) }
+        guard serviceRunning else { throw OrchestratorError.notRunning }
+        guard !shuttingDown else { throw OrchestratorError.shuttingDown }
+        let task = Task { try await self.performRestart(mode) }
         restartInProgress = task
-        let report = await task.value
-        restartInProgress = nil
-        return report
+        defer { restartInProgress = nil }
+        return try await task.value
     }
 
-    private func performRestart(_ mode: RestartMode) async -> RestartReport {
+    private func performRestart(_ mode: RestartMode) async throws -> RestartReport {
         logger.info("restart requested", metadata: ["restart.mode": "\(mode)", "generation": "\(generation)"])
         drainLog = DrainLog()
+        defer { drainLog = nil }
         let ending = generation
         requestEnd(.restart(mode))
-        while generation == ending || state == .restarting {
+        while serviceRunning, !shuttingDown, generation == ending || state == .restarting {
             await withCheckedContinuation { generationWaiters.append($0) }
         }
+        guard serviceRunning, !shuttingDown else { throw OrchestratorError.shuttingDown }
         let log = drainLog ?? DrainLog()
-        drainLog = nil
         return RestartReport(generation: generation, drained: log.drained.sorted(), requeued: log.requeued.sorted(), python: interpreter)
     }
 
@@ -542,6 +550,7 @@ public actor Orchestrator: Service {
     // MARK: Generation hand-over
 
     private func requestEnd(_ end: GenerationEnd) {
+        if end.isShutdown { shuttingDown = true }
         if let waiter = endWaiter {
             endWaiter = nil
             waiter.resume(returning: end)

@@ -14,7 +14,7 @@ import Testing
         #expect(await eventually { (try? await fixture.store.plan(long.id))?.processGroup != nil })
 
         await fixture.orchestrator.pause()  // so the requeued plan stays visible
-        let report = await fixture.orchestrator.restart(.graceful(drainTimeout: .seconds(2)))
+        let report = try await fixture.orchestrator.restart(.graceful(drainTimeout: .seconds(2)))
         #expect(report.generation == 2)
         #expect(report.drained == [short.id])
         #expect(report.requeued == [long.id])
@@ -44,7 +44,7 @@ import Testing
         }
         let groups = try await [first, second].asyncMap { try await fixture.store.plan($0.id)?.processGroup }
         await fixture.orchestrator.pause()  // so the requeued plans stay visible
-        let report = await fixture.orchestrator.restart(.immediate)
+        let report = try await fixture.orchestrator.restart(.immediate)
         #expect(report.generation == 2)
         #expect(report.drained.isEmpty)
         #expect(report.requeued == [first.id, second.id])
@@ -65,7 +65,7 @@ import Testing
         async let first = fixture.orchestrator.restart(.graceful(drainTimeout: .milliseconds(500)))
         try await Task.sleep(for: .milliseconds(100))
         async let second = fixture.orchestrator.restart(.immediate)
-        let (a, b) = await (first, second)
+        let (a, b) = try await (first, second)
         #expect(a == b)
         #expect(a.generation == 2)
         #expect(try await fixture.orchestrator.status().generation == 2)
@@ -87,6 +87,7 @@ import Testing
         }
         for group in groups.compactMap({ $0 }) { #expect(!isAlive(group)) }
         #expect(try await fixture.orchestrator.status().state == .stopped)
+        await #expect(throws: OrchestratorError.notRunning) { try await fixture.orchestrator.restart(.immediate) }
     }
 
     @Test func statusDescribesTheOrchestrator() async throws {
@@ -104,5 +105,40 @@ import Testing
         #expect(status.python?.path == (try await sharedInterpreter.value).path)
         #expect(status.startedAt != nil && status.lastPollAt != nil && status.nextPollAt != nil)
         #expect(status.lastError == nil)
+    }
+}
+
+extension OrchestratorControlTests {
+    @Test func aGenerationThatCannotStartSaysSoAndARestartTriesAgain() async throws {
+        let directory = try TemporaryDirectory()
+        let store = try await SQLitePlanStore(configuration: .init(path: directory.file("baton.sqlite")), logger: quietLogger)
+        let interpreterMissing = Locked(true)
+        var configuration = Orchestrator.Configuration()
+        configuration.workers = 1
+        let orchestrator = Orchestrator(configuration: configuration, store: store, eventBus: EventBus(), logger: quietLogger) {
+            if interpreterMissing.withLock({ $0 }) {
+                throw PythonInterpreterError("no python3 found on PATH: install Python 3.9 or newer, or pass its path with --python")
+            }
+            let interpreter = try await sharedInterpreter.value
+            let runner = PythonRunner(configuration: .init(interpreter: interpreter, workspaceRoot: directory.path), logger: quietLogger)
+            return PreparedRunner(runner: runner, interpreter: interpreter)
+        }
+        let service = Task { await orchestrator.run() }
+        #expect(await eventually { (try? await orchestrator.status().lastError)?.contains("no python3 found") == true })
+        let broken = try await orchestrator.status()
+        #expect(broken.state == .stopped)
+        #expect(broken.python == nil)
+
+        let plan = try await store.enqueue(PlanSpec(entryPoint: .code("print('fixed')")), now: Date()).plan
+        interpreterMissing.withLock { $0 = false }
+        let report = try await orchestrator.restart(.immediate)
+        #expect(report.generation == 2)
+        #expect(report.python != nil)
+        #expect(try await orchestrator.status().state == .running)
+        #expect(try await orchestrator.status().lastError == nil)
+        #expect(await eventually { (try? await store.plan(plan.id))?.status == .succeeded })
+        service.cancel()
+        await service.value
+        await store.close()
     }
 }

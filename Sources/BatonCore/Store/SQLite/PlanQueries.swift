@@ -47,7 +47,19 @@ enum PlanQueries {
 
     static let recordProcessGroup = "UPDATE plans SET process_group = ? WHERE \(attemptGuard)"
 
-    static let renewLease = "UPDATE plans SET lease_expires_at = ? WHERE \(attemptGuard)"
+    /// One statement renews the leases of `count` runs, each named by (id, owner, attempt), and
+    /// returns the runs still held.
+    static func renewLeases(count: Int) -> String {
+        let ids = Array(repeating: "?", count: count).joined(separator: ", ")
+        let runs = Array(repeating: "(?, ?, ?)", count: count).joined(separator: ", ")
+        // `id IN (…)` lets SQLite fetch the rows by primary key; the row values then check
+        // owner and attempt.
+        return """
+            UPDATE plans SET lease_expires_at = ?
+            WHERE id IN (\(ids)) AND status = 'running' AND (id, owner, attempt) IN (VALUES \(runs))
+            RETURNING id, owner, attempt
+            """
+    }
 
     static let holdsPlan = "SELECT 1 AS held FROM plans WHERE \(attemptGuard)"
 

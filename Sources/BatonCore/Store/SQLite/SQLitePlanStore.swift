@@ -131,15 +131,15 @@ public final class SQLitePlanStore: PlanStore {
     }
 
     public func renewLeases(_ attempts: [AttemptRef], leaseDuration: Duration, now: Date) async throws -> Set<AttemptRef> {
+        // SQLite allows 32,766 bound values: far more runs than one orchestrator holds.
         guard !attempts.isEmpty else { return [] }
         let leaseExpiry = (now + leaseDuration.timeInterval).millisecondsSince1970
+        let sql = PlanQueries.renewLeases(count: attempts.count)
+        let bindings: [SQLiteBindable] = [leaseExpiry] + attempts.map(\.planID) + attempts.flatMap(Self.guardBindings)
         return try await write { connection in
-            var held: Set<AttemptRef> = []
-            for attempt in attempts {
-                try connection.run(PlanQueries.renewLease, [leaseExpiry, attempt.planID, attempt.owner, attempt.attempt])
-                if connection.changes == 1 { held.insert(attempt) }
-            }
-            return held
+            Set(try connection.prepare(sql).rows(bindings) {
+                AttemptRef(planID: $0.int64("id"), owner: $0.string("owner"), attempt: $0.int("attempt"))
+            })
         }
     }
 
