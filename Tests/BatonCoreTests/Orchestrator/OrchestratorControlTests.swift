@@ -1,4 +1,5 @@
 import Foundation
+import ServiceLifecycle
 import Testing
 @testable import BatonCore
 
@@ -140,5 +141,34 @@ extension OrchestratorControlTests {
         service.cancel()
         await service.value
         await store.close()
+    }
+}
+
+extension OrchestratorControlTests {
+    @Test func shutdownHandsPlansBackThenClosesTheStore() async throws {
+        let directory = try TemporaryDirectory()
+        let store = try await SQLitePlanStore(configuration: .init(path: directory.file("baton.sqlite")), logger: quietLogger)
+        var configuration = Orchestrator.Configuration()
+        configuration.workers = 1
+        configuration.shutdownDrainTimeout = .milliseconds(200)
+        let orchestrator = Orchestrator(configuration: configuration, store: store, eventBus: EventBus(), logger: quietLogger) {
+            let interpreter = try await sharedInterpreter.value
+            return PreparedRunner(runner: PythonRunner(configuration: .init(interpreter: interpreter, workspaceRoot: directory.path), logger: quietLogger),
+                                  interpreter: interpreter)
+        }
+        // The store first: shut down last.
+        let group = ServiceGroup(configuration: .init(services: [PlanStoreService(store: store, logger: quietLogger), orchestrator],
+                                                      gracefulShutdownSignals: [], logger: quietLogger))
+        let running = Task { try await group.run() }
+        let plan = try await store.enqueue(PlanSpec(entryPoint: .code("import time\ntime.sleep(600)")), now: Date()).plan
+        orchestrator.wake()
+        #expect(await eventually { (try? await store.plan(plan.id))?.processGroup != nil })
+        await group.triggerGracefulShutdown()
+        try await running.value
+
+        await #expect(throws: SQLiteError.self) { _ = try await store.plan(plan.id) }
+        let reopened = try await SQLitePlanStore(configuration: .init(path: directory.file("baton.sqlite")), logger: quietLogger)
+        #expect(try await reopened.plan(plan.id)?.status == .queued, "handed back before the store closed")
+        await reopened.close()
     }
 }
