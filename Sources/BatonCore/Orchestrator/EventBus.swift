@@ -24,8 +24,9 @@ public enum PlanEventNotice: Sendable, Hashable {
 ///
 /// Publishing never waits: each subscriber has a bounded buffer, and a subscriber that falls
 /// behind by more than that is dropped (its stream ends) rather than slowing the orchestrator.
-/// Nothing is lost by that — everything is also in the store, where a reconnecting client
-/// reads it back.
+/// Nothing is lost by that — everything is also in the store. A stream that ends without an
+/// ``PlanEventNotice/end(planID:status:)`` for its plan was dropped: read the plan back from
+/// the store.
 public final class EventBus: Sendable {
     private struct Subscriber {
         let planID: Int64?
@@ -38,7 +39,7 @@ public final class EventBus: Sendable {
 
     /// A stream of the events of `planID` (or of every plan), from now on. The stream ends
     /// when the subscriber falls more than `buffer` events behind, or when it is cancelled.
-    public func subscribe(planID: Int64? = nil, buffer: Int = 1024) -> AsyncStream<PlanEventNotice> {
+    public func subscribe(planID: Int64? = nil, buffer: Int = 256) -> AsyncStream<PlanEventNotice> {
         let id = UUID()
         let (stream, continuation) = AsyncStream.makeStream(of: PlanEventNotice.self, bufferingPolicy: .bufferingOldest(max(1, buffer)))
         continuation.onTermination = { [weak self] _ in

@@ -174,13 +174,8 @@ public actor Orchestrator: Service {
     }
 
     private func runGenerations() async {
-        while true {
-            switch await runGeneration() {
-            case .shutdown:
-                return
-            case .restart:
-                continue
-            }
+        while !shuttingDown {
+            if case .shutdown = await runGeneration() { return }
         }
     }
 
@@ -194,8 +189,10 @@ public actor Orchestrator: Service {
             prepared = try await prepareRunner()
         } catch {
             state = .stopped
+            interpreter = nil
             lastError = "cannot start generation \(generation): \(error)"
-            logger.error("cannot start a generation", metadata: ["generation": "\(generation)", "error": "\(error)"])
+            logger.error("cannot start a generation; nothing runs until a restart succeeds (fix the cause, then baton restart)",
+                         metadata: ["generation": "\(generation)", "error": "\(error)"])
             notifyGenerationStarted()
             // Nothing runs; recovery and scheduling are on hold until a restart or shutdown.
             return await waitForEnd()
@@ -301,20 +298,24 @@ public actor Orchestrator: Service {
 
     private func heartbeat() async {
         let attempts = runs.values.map(\.attempt)
-        guard !attempts.isEmpty, let pool else { return }
+        guard !attempts.isEmpty else { return }
+        let held: Set<AttemptRef>
         do {
-            let held = try await store.renewLeases(attempts, leaseDuration: configuration.leaseDuration, now: now())
-            for lost in attempts where !held.contains(lost) {
-                logger.warning("a running plan lost its lease; stopping it", metadata: ["plan.id": "\(lost.planID)", "plan.attempt": "\(lost.attempt)"])
-                await pool.cancel(planID: lost.planID, reason: "stopped: this run no longer holds the plan")
-            }
-            for attempt in attempts where held.contains(attempt) {
-                if let plan = try await store.plan(attempt.planID), plan.cancelRequested {
-                    await pool.cancel(planID: attempt.planID, reason: "canceled")
-                }
-            }
+            held = try await store.renewLeases(attempts, leaseDuration: configuration.leaseDuration, now: now())
         } catch {
-            logger.error("heartbeat failed", metadata: ["error": "\(error)"])
+            logger.error("heartbeat failed; running plans keep going, but are recovered elsewhere if this lasts past their lease",
+                         metadata: ["plans": "\(attempts.count)", "lease": "\(configuration.leaseDuration)", "error": "\(error)"])
+            return
+        }
+        // Runs may have ended while the store answered: act only on those still running.
+        for lost in attempts where !held.contains(lost) && runs[lost.planID]?.attempt == lost {
+            logger.warning("a running plan lost its lease (it was recovered elsewhere); stopping this run",
+                           metadata: ["plan.id": "\(lost.planID)", "plan.attempt": "\(lost.attempt)"])
+            await pool?.cancel(planID: lost.planID, reason: "stopped: this run no longer holds the plan")
+        }
+        for attempt in attempts where held.contains(attempt) {
+            guard let plan = try? await store.plan(attempt.planID), plan.cancelRequested, runs[attempt.planID]?.attempt == attempt else { continue }
+            await pool?.cancel(planID: attempt.planID, reason: "canceled")
         }
     }
 
@@ -355,8 +356,10 @@ public actor Orchestrator: Service {
                 let free = await pool.free
                 if free > 0 {
                     for plan in try await store.claim(limit: free, owner: owner, leaseDuration: configuration.leaseDuration, now: now) {
-                        await start(plan, on: pool)
-                        started.append(plan.id)
+                        // Paused, or draining, since this cycle began: the plan goes back.
+                        if state == .running, await start(plan, on: pool) {
+                            started.append(plan.id)
+                        }
                     }
                 }
             }
@@ -372,8 +375,19 @@ public actor Orchestrator: Service {
         }
     }
 
-    private func start(_ plan: Plan, on pool: WorkerPool) async {
-        guard let attempt = plan.currentAttempt else { return }
+    /// Starts a claimed plan on the pool, or hands it straight back; `true` if it started.
+    private func start(_ plan: Plan, on pool: WorkerPool) async -> Bool {
+        guard let attempt = plan.currentAttempt else {
+            logger.error("a claimed plan has no owner; leaving it to lease recovery", metadata: ["plan.id": "\(plan.id)"])
+            return false
+        }
+        guard state == .running, runs[plan.id] == nil else {
+            // Not claiming any more, or an earlier run of this plan (recovered while this node
+            // stalled) is still stopping here: never two runs of one plan at once.
+            let reason = state == .running ? "its previous run here is still stopping" : "the orchestrator stopped claiming"
+            await handBack(attempt, reason: reason)
+            return false
+        }
         let output = RunOutputWriter(store: store, attempt: attempt, interval: configuration.outputFlushInterval,
                                      liveLimit: configuration.liveOutputLimit, now: now, logger: logger)
         runs[plan.id] = Run(attempt: attempt, output: output)
@@ -396,7 +410,18 @@ public actor Orchestrator: Service {
             // goes straight back rather than waiting for its lease to run out.
             runs[plan.id] = nil
             await output.finish()
-            _ = try? await store.requeue(attempt, .handBack(reason: "no free worker slot"), now: now())
+            await handBack(attempt, reason: "no free worker slot")
+        }
+        return started
+    }
+
+    private func handBack(_ attempt: AttemptRef, reason: String) async {
+        do {
+            let plan = try await store.requeue(attempt, .handBack(reason: reason), now: now())
+            bus.publish(.status(planID: plan.id, status: plan.status, attempt: plan.attempt))
+        } catch {
+            logger.error("cannot hand a plan back; it returns to the queue when its lease runs out",
+                         metadata: ["plan.id": "\(attempt.planID)", "lease": "\(configuration.leaseDuration)", "error": "\(error)"])
         }
     }
 
@@ -404,46 +429,88 @@ public actor Orchestrator: Service {
 
     /// Records how a run ended: its output and steps, then finish, retry or hand-back.
     private func record(_ report: RunReport, of plan: Plan) async {
-        guard let run = runs[plan.id] else { return }
+        guard let run = runs[plan.id], run.attempt == plan.currentAttempt else {
+            logger.error("a run ended that this orchestrator does not know; its outcome is not recorded", metadata: ["plan.id": "\(plan.id)"])
+            return
+        }
+        defer { runs[plan.id] = nil }
         let attempt = run.attempt
         await run.output.finish()
         let log = logger.with(plan: plan.id, attempt: attempt.attempt)
-        do {
-            try await store.saveOutput(report.stdout.bytes, stream: .stdout, for: attempt)
-            try await store.saveOutput(report.stderr.bytes, stream: .stderr, for: attempt)
-            if !report.steps.isEmpty { try await store.saveSteps(report.steps, for: attempt) }
 
-            let handBackReason = run.handBackReason ?? (report.termination == .shutdown ? "the orchestrator stopped" : nil)
-            let recorded: Plan
-            if let handBackReason {
-                recorded = try await store.requeue(attempt, .handBack(reason: handBackReason), now: now())
-                drainLog?.requeued.append(plan.id)
-            } else if let delay = retryDelay(for: plan, outcome: report.outcome) {
-                let runAt = now().addingTimeInterval(delay.timeInterval)
-                recorded = try await store.requeue(attempt, .retry(failedRun: report.outcome, runAt: runAt), now: now())
-                wake(after: delay)
-            } else {
-                recorded = try await store.finish(attempt, outcome: report.outcome, now: now())
-                drainLog?.drained.append(plan.id)
+        // Retried like the outcome, but a run's outcome matters more than its stored output:
+        // failing here never stops the outcome from being recorded.
+        do {
+            try await withRetries(log: log) { [store] in
+                try await store.saveOutput(report.stdout.bytes, stream: .stdout, for: attempt)
+                try await store.saveOutput(report.stderr.bytes, stream: .stderr, for: attempt)
+                if !report.steps.isEmpty { try await store.saveSteps(report.steps, for: attempt) }
             }
-            bus.publish(.result(planID: plan.id, result: report.outcome.result, error: report.outcome.error))
-            bus.publish(.status(planID: plan.id, status: recorded.status, attempt: recorded.attempt))
-            if recorded.status.isTerminal {
-                bus.publish(.end(planID: plan.id, status: recorded.status))
-            }
-            log.info("plan run ended", metadata: [
-                "plan.status": "\(recorded.status.rawValue)", "run.outcome": "\(report.outcome.status.rawValue)",
-                "run.duration_ms": "\(report.outcome.durationMs ?? 0)",
-            ])
-        } catch let error as PlanStoreError where error.code == .attemptNotHeld || error.code == .planNotFound {
-            // Recovered by another orchestrator, or pruned: its outcome is no longer ours to record.
-            log.warning("a run ended after its plan was taken back; its outcome is not recorded", metadata: ["error": "\(error)"])
         } catch {
-            // The lease runs out and recovery puts the plan back: it runs again rather than
-            // being lost.
-            log.error("cannot record the end of a run", metadata: ["error": "\(error)"])
+            log.warning("cannot save the run's final output or steps", metadata: ["error": "\(error)"])
         }
-        runs[plan.id] = nil
+
+        // Handed back only if the orchestrator itself stopped the run; a run that ended on its
+        // own (even during a drain) keeps its outcome, and a timeout counts as an attempt.
+        let handBackReason = report.termination == .shutdown ? (run.handBackReason ?? "the orchestrator stopped") : nil
+        let retryDelay = handBackReason == nil ? retryDelay(for: plan, outcome: report.outcome) : nil
+        let now = now()
+        let recorded: Plan
+        do {
+            // While this retries, the run stays in `runs`, so heartbeats keep its lease.
+            recorded = try await withRetries(log: log) { [store] in
+                if let handBackReason {
+                    return try await store.requeue(attempt, .handBack(reason: handBackReason), now: now)
+                } else if let retryDelay {
+                    return try await store.requeue(attempt, .retry(failedRun: report.outcome, runAt: now.addingTimeInterval(retryDelay.timeInterval)), now: now)
+                } else {
+                    return try await store.finish(attempt, outcome: report.outcome, now: now)
+                }
+            }
+        } catch let error as PlanStoreError where error.code == .attemptNotHeld || error.code == .planNotFound {
+            log.warning("a run ended after its plan was taken back (recovered elsewhere, or pruned); its outcome is not recorded",
+                        metadata: ["error": "\(error)"])
+            return
+        } catch {
+            log.error("cannot record the end of a run; the plan stays running until its lease expires, then is requeued and runs again",
+                      metadata: ["lease": "\(configuration.leaseDuration)", "error": "\(error)"])
+            return
+        }
+
+        if handBackReason != nil {
+            drainLog?.requeued.append(plan.id)
+        } else {
+            drainLog?.drained.append(plan.id)
+            bus.publish(.result(planID: plan.id, result: report.outcome.result, error: report.outcome.error))
+        }
+        if let retryDelay { wake(after: retryDelay) }
+        bus.publish(.status(planID: plan.id, status: recorded.status, attempt: recorded.attempt))
+        if recorded.status.isTerminal {
+            bus.publish(.end(planID: plan.id, status: recorded.status))
+        }
+        log.info("plan run ended", metadata: [
+            "plan.status": "\(recorded.status.rawValue)", "run.outcome": "\(report.outcome.status.rawValue)",
+            "run.duration_ms": "\(report.outcome.durationMs ?? 0)",
+        ])
+    }
+
+    /// Runs a store write again after a failure other than "not held" or "not found", with
+    /// backoff, for up to about half a lease: a busy database must not cost a run its outcome.
+    private func withRetries<T>(log: Logger, _ write: () async throws -> T) async throws -> T {
+        let deadline = ContinuousClock.now + configuration.leaseDuration / 2
+        var delay = Duration.milliseconds(100)
+        while true {
+            do {
+                return try await write()
+            } catch let error as PlanStoreError where error.code == .attemptNotHeld || error.code == .planNotFound {
+                throw error
+            } catch {
+                guard ContinuousClock.now + delay < deadline else { throw error }
+                log.warning("recording a run's end failed; trying again", metadata: ["error": "\(error)", "retry.in": "\(delay)"])
+                await sleepEvenIfCancelled(for: delay)
+                delay = min(delay * 2, .seconds(5))
+            }
+        }
     }
 
     /// The backoff before retrying a failed or timed-out run, or `nil` when it is not retried.
@@ -456,7 +523,9 @@ public actor Orchestrator: Service {
         return delay * Double.random(in: 0.9...1.1)
     }
 
+    /// Wakes the loop when a retry is due, if that comes before the next tick anyway.
     private func wake(after delay: Duration) {
+        guard delay < configuration.pollInterval else { return }
         Task { [weak self] in
             try? await Task.sleep(for: delay)
             self?.wake()
@@ -471,11 +540,13 @@ public actor Orchestrator: Service {
         return PollReport(claimed: claimed, queue: try await store.countsByStatus(), polledAt: lastPollAt ?? now(), state: state)
     }
 
-    /// Stops claiming; running plans continue.
+    /// Stops claiming; running plans continue. Once it returns, no further plan starts (a cycle
+    /// in flight hands back what it claimed).
     @discardableResult
-    public func pause() -> OrchestratorState {
+    public func pause() async -> OrchestratorState {
         pauseRequested = true
         if state == .running { state = .paused }
+        _ = await lastCycle?.result
         logger.info("orchestrator paused")
         return state
     }
@@ -518,6 +589,7 @@ public actor Orchestrator: Service {
             await withCheckedContinuation { generationWaiters.append($0) }
         }
         guard serviceRunning, !shuttingDown else { throw OrchestratorError.shuttingDown }
+        if state == .stopped { throw OrchestratorError.generationFailed(lastError ?? "unknown error") }
         let log = drainLog ?? DrainLog()
         return RestartReport(generation: generation, drained: log.drained.sorted(), requeued: log.requeued.sorted(), python: interpreter)
     }

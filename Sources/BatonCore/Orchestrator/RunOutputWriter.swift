@@ -7,11 +7,11 @@ import Synchronization
 /// Output events arrive on the runner's reading tasks and must never wait for the database:
 /// they are buffered here and written every `interval` by one task, in order. Only the first
 /// `liveLimit` bytes of each stream are kept live (the store keeps no more while a run is
-/// going); the run's whole head-and-tail capture is saved when it ends. `finish()` writes what
-/// is left and ends the task.
+/// going); the run's whole head-and-tail capture is saved when it ends. The process group is
+/// written at once, and retried: recovery needs it to make sure a lost run is dead. `finish()`
+/// writes what is left and returns when everything is written.
 final class RunOutputWriter: Sendable {
     private struct Batch {
-        var processGroup: Int32?
         var chunks: [(stream: StandardStream, bytes: [UInt8])] = []
         var accepted: [StandardStream: Int] = [:]
         var finished = false
@@ -24,19 +24,27 @@ final class RunOutputWriter: Sendable {
     private let buffer = Buffer()
     private let liveLimit: Int
     private let writer: Task<Void, Never>
+    private let groupWriter = Mutex<Task<Void, Never>?>(nil)
+    private let store: any PlanStore
+    private let attempt: AttemptRef
+    private let now: @Sendable () -> Date
+    private let logger: Logger
 
     init(store: any PlanStore, attempt: AttemptRef, interval: Duration, liveLimit: Int,
          now: @escaping @Sendable () -> Date, logger: Logger) {
         self.liveLimit = liveLimit
+        self.store = store
+        self.attempt = attempt
+        self.now = now
+        self.logger = logger
         let buffer = buffer
         writer = Task {
             while true {
                 let batch = buffer.batch.withLock { batch in
-                    defer { batch.processGroup = nil; batch.chunks = [] }
+                    defer { batch.chunks = [] }
                     return batch
                 }
                 do {
-                    if let group = batch.processGroup { try await store.recordProcessGroup(group, for: attempt, now: now()) }
                     for (stream, bytes) in Self.merged(batch.chunks) {
                         try await store.appendOutput(bytes, stream: stream, for: attempt)
                     }
@@ -53,7 +61,27 @@ final class RunOutputWriter: Sendable {
     }
 
     func recordStart(processGroup: Int32) {
-        buffer.batch.withLock { $0.processGroup = processGroup }
+        let (store, attempt, now, logger) = (store, attempt, now, logger)
+        groupWriter.withLock { writer in
+            writer = Task {
+                var delay = Duration.milliseconds(50)
+                for _ in 0..<8 {
+                    do {
+                        try await store.recordProcessGroup(processGroup, for: attempt, now: now())
+                        return
+                    } catch let error as PlanStoreError where error.code == .attemptNotHeld || error.code == .planNotFound {
+                        return  // the run has ended or lost its plan: nothing to protect
+                    } catch {
+                        logger.warning("cannot record a run's process group yet; trying again",
+                                       metadata: ["plan.id": "\(attempt.planID)", "error": "\(error)"])
+                        await sleepEvenIfCancelled(for: delay)
+                        delay = min(delay * 2, .seconds(2))
+                    }
+                }
+                logger.error("cannot record a run's process group; if this node dies, recovery cannot stop the run before it runs again",
+                             metadata: ["plan.id": "\(attempt.planID)", "process.group": "\(processGroup)"])
+            }
+        }
     }
 
     func append(_ bytes: [UInt8], stream: StandardStream) {
@@ -71,6 +99,7 @@ final class RunOutputWriter: Sendable {
         buffer.batch.withLock { $0.finished = true }
         writer.cancel()
         await writer.value
+        await groupWriter.withLock { $0 }?.value
     }
 
     /// Consecutive chunks of one stream joined, so a batch is a few writes, not hundreds.

@@ -130,10 +130,13 @@ extension OrchestratorControlTests {
         #expect(broken.state == .stopped)
         #expect(broken.python == nil)
 
+        await #expect(throws: OrchestratorError.self) { try await orchestrator.restart(.immediate) }
+        #expect(try await orchestrator.status().state == .stopped, "still broken, and the restart said so")
+
         let plan = try await store.enqueue(PlanSpec(entryPoint: .code("print('fixed')")), now: Date()).plan
         interpreterMissing.withLock { $0 = false }
         let report = try await orchestrator.restart(.immediate)
-        #expect(report.generation == 2)
+        #expect(report.generation == 3)
         #expect(report.python != nil)
         #expect(try await orchestrator.status().state == .running)
         #expect(try await orchestrator.status().lastError == nil)

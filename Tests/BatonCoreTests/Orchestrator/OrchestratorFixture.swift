@@ -44,7 +44,11 @@ final class OrchestratorFixture: Sendable {
         group = ServiceGroup(configuration: .init(services: [orchestrator], gracefulShutdownSignals: [], logger: quietLogger))
         let group = group
         running = Task { try await group.run() }
-        #expect(await eventually { (try? await self.orchestrator.status().state) == .running })
+        // Running, and its first cycle done: from here on only the test's actions wake it.
+        #expect(await eventually {
+            let status = try? await self.orchestrator.status()
+            return status?.state == .running && status?.lastPollAt != nil
+        })
     }
 
     /// Graceful shutdown, as SIGTERM would trigger it; returns when the orchestrator has stopped.

@@ -94,6 +94,23 @@ import Testing
         #expect(try await fixture.orchestrator.status().lastError == nil)
     }
 
+    @Test func anOutcomeSurvivesADatabaseLockedWhenTheRunEnds() async throws {
+        let fixture = try await OrchestratorFixture(workers: 1, busyTimeout: .milliseconds(100))
+        defer { Task { await fixture.tearDown() } }
+        let plan = try await fixture.enqueue(PlanSpec(entryPoint: .code("import time\ntime.sleep(0.5)\nprint('done')")))
+        #expect(await eventually { (try? await fixture.store.plan(plan.id))?.processGroup != nil })
+        // Another process holds the write lock from before the run ends until well after.
+        let intruder = try SQLiteConnection(path: fixture.directory + "/baton.sqlite")
+        try intruder.execute("BEGIN IMMEDIATE")
+        try await Task.sleep(for: .seconds(1.5))
+        try intruder.execute("ROLLBACK")
+        intruder.close()
+        let done = await fixture.waitFor(plan.id, .succeeded)
+        #expect(done?.attempt == 1, "recorded once the lock went, not run again")
+        #expect(done?.recoveries == 0)
+        #expect(try await fixture.store.output(of: plan.id, stream: .stdout, attempt: nil).text == "done\n")
+    }
+
     @Test func cancelStopsARunningPlanAtOnce() async throws {
         let fixture = try await OrchestratorFixture(workers: 1)
         defer { Task { await fixture.tearDown() } }
