@@ -45,6 +45,12 @@ public enum Floor {
         return latencies
     }
 
+    /// The whole number after `name` on the command line (`--plans 500`), or `fallback`.
+    public static func option(_ name: String, default fallback: Int) -> Int {
+        let arguments = CommandLine.arguments
+        return arguments.firstIndex(of: name).flatMap { arguments.indices.contains($0 + 1) ? Int(arguments[$0 + 1]) : nil } ?? fallback
+    }
+
     /// Seconds, as a `Double`, for printing.
     public static func seconds(_ duration: Duration) -> Double {
         let (seconds, attoseconds) = duration.components

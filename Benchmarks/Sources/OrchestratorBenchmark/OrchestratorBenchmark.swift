@@ -14,12 +14,8 @@ import Foundation
 @main
 struct OrchestratorBenchmark {
     static func main() async throws {
-        let arguments = Array(CommandLine.arguments.dropFirst())
-        func option(_ name: String, _ fallback: Int) -> Int {
-            arguments.firstIndex(of: name).flatMap { arguments.indices.contains($0 + 1) ? Int(arguments[$0 + 1]) : nil } ?? fallback
-        }
-        let plans = option("--plans", 2_000)
-        let samples = option("--samples", 200)
+        let plans = Floor.option("--plans", default: 2_000)
+        let samples = Floor.option("--samples", default: 200)
         let python = try await PythonInterpreter.resolve()
         let workspace = try Floor.scratchDirectory("baton-orchestrator-bench")
         defer { try? FileManager.default.removeItem(atPath: workspace) }

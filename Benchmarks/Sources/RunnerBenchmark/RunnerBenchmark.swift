@@ -12,12 +12,8 @@ import Foundation
 @main
 struct RunnerBenchmark {
     static func main() async throws {
-        let arguments = Array(CommandLine.arguments.dropFirst())
-        func option(_ name: String, _ fallback: Int) -> Int {
-            arguments.firstIndex(of: name).flatMap { arguments.indices.contains($0 + 1) ? Int(arguments[$0 + 1]) : nil } ?? fallback
-        }
-        let plans = option("--plans", 500)
-        let rounds = option("--rounds", 3)
+        let plans = Floor.option("--plans", default: 500)
+        let rounds = Floor.option("--rounds", default: 3)
         let python = try await PythonInterpreter.resolve()
         let workspace = try Floor.scratchDirectory("baton-runner-bench")
         defer { try? FileManager.default.removeItem(atPath: workspace) }
