@@ -442,8 +442,9 @@ public actor Orchestrator: Service {
         // failing here never stops the outcome from being recorded.
         do {
             try await withRetries(log: log) { [store] in
-                try await store.saveOutput(report.stdout.bytes, stream: .stdout, for: attempt)
-                try await store.saveOutput(report.stderr.bytes, stream: .stderr, for: attempt)
+                // A stream that carried nothing has nothing stored to replace.
+                if report.stdout.totalBytes > 0 { try await store.saveOutput(report.stdout.bytes, stream: .stdout, for: attempt) }
+                if report.stderr.totalBytes > 0 { try await store.saveOutput(report.stderr.bytes, stream: .stderr, for: attempt) }
                 if !report.steps.isEmpty { try await store.saveSteps(report.steps, for: attempt) }
             }
         } catch {

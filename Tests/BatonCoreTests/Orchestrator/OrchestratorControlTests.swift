@@ -6,106 +6,106 @@ import Testing
 /// Restart and shutdown: what happens to running plans.
 @Suite struct OrchestratorControlTests {
     @Test func aGracefulRestartLetsAShortPlanFinishAndRequeuesALongOne() async throws {
-        let fixture = try await OrchestratorFixture(workers: 2)
-        defer { Task { await fixture.tearDown() } }
-        let short = try await fixture.enqueue(PlanSpec(entryPoint: .code("import time\ntime.sleep(0.5)\nprint('short')")))
-        let long = try await fixture.enqueue(PlanSpec(entryPoint: .code("import time\ntime.sleep(600)")))
-        #expect(await fixture.waitFor(long.id, .running) != nil)
-        #expect(await fixture.waitFor(short.id, .running) != nil)
-        #expect(await eventually { (try? await fixture.store.plan(long.id))?.processGroup != nil })
+        try await OrchestratorFixture.with(workers: 2) { fixture in
+            let short = try await fixture.enqueue(PlanSpec(entryPoint: .code("import time\ntime.sleep(0.5)\nprint('short')")))
+            let long = try await fixture.enqueue(PlanSpec(entryPoint: .code("import time\ntime.sleep(600)")))
+            #expect(await fixture.waitFor(long.id, .running) != nil)
+            #expect(await fixture.waitFor(short.id, .running) != nil)
+            #expect(await eventually { (try? await fixture.store.plan(long.id))?.processGroup != nil })
 
-        await fixture.orchestrator.pause()  // so the requeued plan stays visible
-        let report = try await fixture.orchestrator.restart(.graceful(drainTimeout: .seconds(2)))
-        #expect(report.generation == 2)
-        #expect(report.drained == [short.id])
-        #expect(report.requeued == [long.id])
-        #expect(report.python != nil)
-        #expect(try await fixture.store.plan(short.id)?.status == .succeeded)
-        let requeued = try #require(try await fixture.store.plan(long.id))
-        #expect(requeued.handBacks == 1)
-        #expect(requeued.countedAttempts == 0, "a hand-back is not the plan's fault")
-        #expect(try await fixture.store.events(of: long.id).contains { $0.detail == "handed back: the orchestrator restarted" })
-        // The new generation picks the long plan up again.
-        #expect(await fixture.orchestrator.resume() == .running)
-        #expect(await fixture.waitFor(long.id, .running) != nil)
-        let status = try await fixture.orchestrator.status()
-        #expect(status.generation == 2)
-        #expect(status.state == .running)
+            await fixture.orchestrator.pause()  // so the requeued plan stays visible
+            let report = try await fixture.orchestrator.restart(.graceful(drainTimeout: .seconds(2)))
+            #expect(report.generation == 2)
+            #expect(report.drained == [short.id])
+            #expect(report.requeued == [long.id])
+            #expect(report.python != nil)
+            #expect(try await fixture.store.plan(short.id)?.status == .succeeded)
+            let requeued = try #require(try await fixture.store.plan(long.id))
+            #expect(requeued.handBacks == 1)
+            #expect(requeued.countedAttempts == 0, "a hand-back is not the plan's fault")
+            #expect(try await fixture.store.events(of: long.id).contains { $0.detail == "handed back: the orchestrator restarted" })
+            // The new generation picks the long plan up again.
+            #expect(await fixture.orchestrator.resume() == .running)
+            #expect(await fixture.waitFor(long.id, .running) != nil)
+            let status = try await fixture.orchestrator.status()
+            #expect(status.generation == 2)
+            #expect(status.state == .running)
+        }
     }
 
     @Test func anImmediateRestartRequeuesEverythingAndBumpsTheGeneration() async throws {
-        let fixture = try await OrchestratorFixture(workers: 2)
-        defer { Task { await fixture.tearDown() } }
-        await fixture.orchestrator.pause()
-        let first = try await fixture.enqueue(PlanSpec(entryPoint: .code("import time\ntime.sleep(600)")))
-        let second = try await fixture.enqueue(PlanSpec(entryPoint: .code("import time\ntime.sleep(600)")))
-        await fixture.orchestrator.resume()
-        for plan in [first, second] {
-            #expect(await eventually { (try? await fixture.store.plan(plan.id))?.processGroup != nil })
+        try await OrchestratorFixture.with(workers: 2) { fixture in
+            await fixture.orchestrator.pause()
+            let first = try await fixture.enqueue(PlanSpec(entryPoint: .code("import time\ntime.sleep(600)")))
+            let second = try await fixture.enqueue(PlanSpec(entryPoint: .code("import time\ntime.sleep(600)")))
+            await fixture.orchestrator.resume()
+            for plan in [first, second] {
+                #expect(await eventually { (try? await fixture.store.plan(plan.id))?.processGroup != nil })
+            }
+            let groups = try await [first, second].asyncMap { try await fixture.store.plan($0.id)?.processGroup }
+            await fixture.orchestrator.pause()  // so the requeued plans stay visible
+            let report = try await fixture.orchestrator.restart(.immediate)
+            #expect(report.generation == 2)
+            #expect(report.drained.isEmpty)
+            #expect(report.requeued == [first.id, second.id])
+            for plan in [first, second] {
+                #expect(try await fixture.store.plan(plan.id)?.status == .queued)
+            }
+            for group in groups.compactMap({ $0 }) {
+                #expect(await eventually { !isAlive(group) }, "the old runs are gone")
+            }
+            #expect(try await fixture.orchestrator.status().state == .paused, "a pause outlives a restart")
         }
-        let groups = try await [first, second].asyncMap { try await fixture.store.plan($0.id)?.processGroup }
-        await fixture.orchestrator.pause()  // so the requeued plans stay visible
-        let report = try await fixture.orchestrator.restart(.immediate)
-        #expect(report.generation == 2)
-        #expect(report.drained.isEmpty)
-        #expect(report.requeued == [first.id, second.id])
-        for plan in [first, second] {
-            #expect(try await fixture.store.plan(plan.id)?.status == .queued)
-        }
-        for group in groups.compactMap({ $0 }) {
-            #expect(await eventually { !isAlive(group) }, "the old runs are gone")
-        }
-        #expect(try await fixture.orchestrator.status().state == .paused, "a pause outlives a restart")
     }
 
     @Test func aRestartDuringARestartAnswersWithTheSameOne() async throws {
-        let fixture = try await OrchestratorFixture(workers: 1)
-        defer { Task { await fixture.tearDown() } }
-        let plan = try await fixture.enqueue(PlanSpec(entryPoint: .code("import time\ntime.sleep(600)")))
-        #expect(await fixture.waitFor(plan.id, .running) != nil)
-        async let first = fixture.orchestrator.restart(.graceful(drainTimeout: .milliseconds(500)))
-        try await Task.sleep(for: .milliseconds(100))
-        async let second = fixture.orchestrator.restart(.immediate)
-        let (a, b) = try await (first, second)
-        #expect(a == b)
-        #expect(a.generation == 2)
-        #expect(try await fixture.orchestrator.status().generation == 2)
+        try await OrchestratorFixture.with(workers: 1) { fixture in
+            let plan = try await fixture.enqueue(PlanSpec(entryPoint: .code("import time\ntime.sleep(600)")))
+            #expect(await fixture.waitFor(plan.id, .running) != nil)
+            async let first = fixture.orchestrator.restart(.graceful(drainTimeout: .milliseconds(500)))
+            try await Task.sleep(for: .milliseconds(100))
+            async let second = fixture.orchestrator.restart(.immediate)
+            let (a, b) = try await (first, second)
+            #expect(a == b)
+            #expect(a.generation == 2)
+            #expect(try await fixture.orchestrator.status().generation == 2)
+        }
     }
 
     @Test func gracefulShutdownRequeuesRunningPlans() async throws {
-        let fixture = try await OrchestratorFixture(workers: 2) { $0.shutdownDrainTimeout = .milliseconds(300) }
-        defer { Task { await fixture.tearDown() } }
-        let plans = try await (0..<2).asyncMap { _ in try await fixture.enqueue(PlanSpec(entryPoint: .code("import time\ntime.sleep(600)"))) }
-        for plan in plans {
-            #expect(await eventually { (try? await fixture.store.plan(plan.id))?.processGroup != nil })
+        try await OrchestratorFixture.with(workers: 2, configure: { $0.shutdownDrainTimeout = .milliseconds(300) }) { fixture in
+            let plans = try await (0..<2).asyncMap { _ in try await fixture.enqueue(PlanSpec(entryPoint: .code("import time\ntime.sleep(600)"))) }
+            for plan in plans {
+                #expect(await eventually { (try? await fixture.store.plan(plan.id))?.processGroup != nil })
+            }
+            let groups = try await plans.asyncMap { try await fixture.store.plan($0.id)?.processGroup }
+            try await fixture.shutDown()
+            for plan in plans {
+                let stored = try #require(try await fixture.store.plan(plan.id))
+                #expect(stored.status == .queued)
+                #expect(stored.handBacks == 1)
+            }
+            for group in groups.compactMap({ $0 }) { #expect(!isAlive(group)) }
+            #expect(try await fixture.orchestrator.status().state == .stopped)
+            await #expect(throws: OrchestratorError.notRunning) { try await fixture.orchestrator.restart(.immediate) }
         }
-        let groups = try await plans.asyncMap { try await fixture.store.plan($0.id)?.processGroup }
-        try await fixture.shutDown()
-        for plan in plans {
-            let stored = try #require(try await fixture.store.plan(plan.id))
-            #expect(stored.status == .queued)
-            #expect(stored.handBacks == 1)
-        }
-        for group in groups.compactMap({ $0 }) { #expect(!isAlive(group)) }
-        #expect(try await fixture.orchestrator.status().state == .stopped)
-        await #expect(throws: OrchestratorError.notRunning) { try await fixture.orchestrator.restart(.immediate) }
     }
 
     @Test func statusDescribesTheOrchestrator() async throws {
-        let fixture = try await OrchestratorFixture(workers: 3, pollInterval: .seconds(5))
-        defer { Task { await fixture.tearDown() } }
-        let plan = try await fixture.enqueue(PlanSpec(entryPoint: .code("import time\ntime.sleep(600)")))
-        #expect(await fixture.waitFor(plan.id, .running) != nil)
-        #expect(await eventually { (try? await fixture.orchestrator.status().workersBusy) == 1 })
-        let status = try await fixture.orchestrator.status()
-        #expect(status.state == .running)
-        #expect(status.generation == 1)
-        #expect(status.workersTotal == 3)
-        #expect(status.runningPlanIDs == [plan.id])
-        #expect(status.queue[.running] == 1)
-        #expect(status.python?.path == (try await sharedInterpreter.value).path)
-        #expect(status.startedAt != nil && status.lastPollAt != nil && status.nextPollAt != nil)
-        #expect(status.lastError == nil)
+        try await OrchestratorFixture.with(workers: 3, pollInterval: .seconds(5)) { fixture in
+            let plan = try await fixture.enqueue(PlanSpec(entryPoint: .code("import time\ntime.sleep(600)")))
+            #expect(await fixture.waitFor(plan.id, .running) != nil)
+            #expect(await eventually { (try? await fixture.orchestrator.status().workersBusy) == 1 })
+            let status = try await fixture.orchestrator.status()
+            #expect(status.state == .running)
+            #expect(status.generation == 1)
+            #expect(status.workersTotal == 3)
+            #expect(status.runningPlanIDs == [plan.id])
+            #expect(status.queue[.running] == 1)
+            #expect(status.python?.path == (try await sharedInterpreter.value).path)
+            #expect(status.startedAt != nil && status.lastPollAt != nil && status.nextPollAt != nil)
+            #expect(status.lastError == nil)
+        }
     }
 }
 

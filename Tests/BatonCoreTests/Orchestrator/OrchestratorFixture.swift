@@ -33,7 +33,7 @@ final class OrchestratorFixture: Sendable {
         configuration.pollInterval = pollInterval
         configuration.leaseDuration = lease
         configuration.retryBaseDelay = .milliseconds(200)
-        configuration.shutdownDrainTimeout = .seconds(5)
+        configuration.shutdownDrainTimeout = .milliseconds(300)
         configure(&configuration)
         let workspace = workspace
         orchestrator = Orchestrator(configuration: configuration, store: store, eventBus: bus, pollClock: pollClock, logger: quietLogger) {
@@ -49,6 +49,28 @@ final class OrchestratorFixture: Sendable {
             let status = try? await self.orchestrator.status()
             return status?.state == .running && status?.lastPollAt != nil
         })
+    }
+
+    /// Runs `body` with a fresh fixture, and always shuts it down afterwards: the orchestrator
+    /// stops, its running plans' process groups with it, and the files go.
+    static func with(
+        workers: Int = 2,
+        pollInterval: Duration = .seconds(600),
+        pollClock: any Clock<Duration> = ContinuousClock(),
+        lease: Duration = .seconds(60),
+        busyTimeout: Duration = .seconds(10),
+        configure: (inout Orchestrator.Configuration) -> Void = { _ in },
+        _ body: (OrchestratorFixture) async throws -> Void
+    ) async throws {
+        let fixture = try await OrchestratorFixture(workers: workers, pollInterval: pollInterval, pollClock: pollClock,
+                                                    lease: lease, busyTimeout: busyTimeout, configure: configure)
+        do {
+            try await body(fixture)
+        } catch {
+            await fixture.tearDown()
+            throw error
+        }
+        await fixture.tearDown()
     }
 
     /// Graceful shutdown, as SIGTERM would trigger it; returns when the orchestrator has stopped.
