@@ -25,6 +25,25 @@ public struct JSONText: Sendable, Hashable, CustomStringConvertible {
     }
 
     public var description: String { text }
+
+    /// Appends `string` as a JSON string literal (RFC 8259 §7) to `text`.
+    public static func appendQuoted(_ string: String, to text: inout String) {
+        text += "\""
+        for scalar in string.unicodeScalars {
+            switch scalar {
+            case "\"": text += "\\\""
+            case "\\": text += "\\\\"
+            case "\n": text += "\\n"
+            case "\r": text += "\\r"
+            case "\t": text += "\\t"
+            case _ where scalar.value < 0x20:
+                let hex = String(scalar.value, radix: 16)
+                text += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+            default: text.unicodeScalars.append(scalar)
+            }
+        }
+        text += "\""
+    }
 }
 
 /// Text that is not one well-formed JSON value.

@@ -25,7 +25,7 @@ public struct PlanValidationError: Error, Sendable, Hashable, CustomStringConver
     }
 
     /// The same issues with their fields placed under `prefix` (`plans[3].`).
-    func nested(under prefix: String) -> PlanValidationError {
+    public func nested(under prefix: String) -> PlanValidationError {
         PlanValidationError(issues: issues.map { Issue(field: prefix + $0.field, message: $0.message) })
     }
 

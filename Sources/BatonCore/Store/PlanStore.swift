@@ -7,6 +7,9 @@ import Foundation
 /// appends a ``PlanEvent`` in the same transaction. ``SQLitePlanStore`` is the implementation
 /// today; the protocol leaves room for a PostgreSQL store shared by several nodes.
 public protocol PlanStore: Sendable {
+    /// The default and maximum timeouts specs are checked against.
+    var planLimits: PlanLimits { get }
+
     /// Validates and stores one plan. A repeated idempotency key returns the plan stored first,
     /// with `created == false`, whatever the new spec says.
     func enqueue(_ spec: PlanSpec, now: Date) async throws -> EnqueueResult

@@ -42,7 +42,8 @@ public struct PlanStoreError: Error, Sendable, Hashable, CustomStringConvertible
 
     public var description: String { message }
 
-    static func planNotFound(_ id: Int64) -> PlanStoreError {
+    /// No plan has id `id`.
+    public static func planNotFound(_ id: Int64) -> PlanStoreError {
         PlanStoreError(.planNotFound, planID: id, "plan \(id) does not exist (it may have been pruned)")
     }
 

@@ -51,6 +51,8 @@ public final class SQLitePlanStore: PlanStore {
         }
     }
 
+    public var planLimits: PlanLimits { configuration.limits }
+
     /// The schema version of this build.
     public static var schemaVersion: Int { PlanSchema.latestVersion }
 

@@ -12,7 +12,7 @@ enum StringJSON {
         var text = "["
         for (index, string) in strings.enumerated() {
             if index > 0 { text += "," }
-            appendQuoted(string, to: &text)
+            JSONText.appendQuoted(string, to: &text)
         }
         return text + "]"
     }
@@ -23,9 +23,9 @@ enum StringJSON {
         var text = "{"
         for (index, key) in map.keys.sorted().enumerated() {
             if index > 0 { text += "," }
-            appendQuoted(key, to: &text)
+            JSONText.appendQuoted(key, to: &text)
             text += ":"
-            appendQuoted(map[key]!, to: &text)
+            JSONText.appendQuoted(map[key]!, to: &text)
         }
         return text + "}"
     }
@@ -44,23 +44,6 @@ enum StringJSON {
             throw StringJSONError(text: text)
         }
         return map
-    }
-
-    private static func appendQuoted(_ string: String, to text: inout String) {
-        text += "\""
-        for scalar in string.unicodeScalars {
-            switch scalar {
-            case "\"": text += "\\\""
-            case "\\": text += "\\\\"
-            case "\n": text += "\\n"
-            case "\r": text += "\\r"
-            case "\t": text += "\\t"
-            case _ where scalar.value < 0x20:
-                text += "\\u" + String(repeating: "0", count: 4 - String(scalar.value, radix: 16).count) + String(scalar.value, radix: 16)
-            default: text.unicodeScalars.append(scalar)
-            }
-        }
-        text += "\""
     }
 }
 

@@ -1,0 +1,81 @@
+import BatonCore
+import Foundation
+
+/// Reading a plan spec from a request body (design §3), strictly: every field is checked for
+/// its type, unknown fields are refused (a typo like `priorty` must not pass unnoticed), and
+/// `input` is kept exactly as sent.
+extension PlanSpec {
+    /// The fields a plan spec may have.
+    static let requestFields: [String] = [
+        "name", "script", "module", "code", "args", "input", "priority", "timeout_seconds",
+        "max_attempts", "env", "labels", "idempotency_key", "run_after",
+    ]
+
+    /// The spec in `object`, or every problem found with it, each under `prefix` (`plans[3].`).
+    init(request object: RawJSON, field prefix: String = "", triggeredBy: String) throws(PlanValidationError) {
+        var issues: [PlanValidationError.Issue] = []
+        func fail(_ field: String, _ message: String) {
+            issues.append(.init(field: prefix + field, message: message))
+        }
+        guard object.kind == .object, let members = try? object.members() else {
+            throw PlanValidationError(field: prefix.isEmpty ? "body" : String(prefix.dropLast()), message: "must be a JSON object describing a plan")
+        }
+        var fields: [String: RawJSON] = [:]
+        for (key, value) in members {
+            if fields[key] != nil { fail(key, "is given twice") }
+            fields[key] = value
+            if !Self.requestFields.contains(key) {
+                fail(key, "is not a plan field; check the spelling (plan fields: \(Self.requestFields.joined(separator: ", ")))")
+            }
+        }
+
+        func decode<T: Decodable>(_ type: T.Type, _ field: String, _ expected: String) -> T? {
+            guard let raw = fields[field], !raw.isNull else { return nil }
+            guard let value = try? JSONDecoder().decode(T.self, from: Data(raw.bytes)) else {
+                fail(field, "must be \(expected)")
+                return nil
+            }
+            return value
+        }
+
+        let entries: [(String, String?)] = [
+            ("script", decode(String.self, "script", "a string: a .py path relative to the workspace")),
+            ("module", decode(String.self, "module", "a string: a dotted module name")),
+            ("code", decode(String.self, "code", "a string of Python source")),
+        ]
+        let given = entries.filter { $0.1 != nil }
+        var entryPoint: EntryPoint = .code("")
+        switch given.count {
+        case 1:
+            let (kind, value) = given[0]
+            entryPoint = EntryPoint(kind: kind, value: value!)!
+        case 0:
+            if entries.allSatisfy({ fields[$0.0] == nil || fields[$0.0]!.isNull }) {
+                fail("script", "one of script, module or code is required")
+            }
+        default:
+            fail(given[1].0, "give only one of script, module or code (got \(given.map(\.0).joined(separator: " and ")))")
+        }
+
+        var spec = PlanSpec(entryPoint: entryPoint, triggeredBy: triggeredBy)
+        spec.name = decode(String.self, "name", "a string")
+        spec.args = decode([String].self, "args", "an array of strings") ?? []
+        if let input = fields["input"] { spec.input = JSONText(unchecked: input.text) }
+        spec.priority = decode(Int.self, "priority", "a whole number from 0 (most urgent) to 9") ?? PlanSpec.defaultPriority
+        spec.timeoutSeconds = decode(Int.self, "timeout_seconds", "a whole number of seconds")
+        spec.maxAttempts = decode(Int.self, "max_attempts", "a whole number, 1 or more") ?? 1
+        spec.env = decode([String: String].self, "env", "an object of string values") ?? [:]
+        spec.labels = decode([String: String].self, "labels", "an object of string values") ?? [:]
+        spec.idempotencyKey = decode(String.self, "idempotency_key", "a string")
+        if let text = decode(String.self, "run_after", "an RFC 3339 timestamp string") {
+            if let date = Timestamp.parse(text) {
+                spec.runAfter = date
+            } else {
+                fail("run_after", "must be an RFC 3339 timestamp such as 2026-11-21T10:15:30Z; got \(text)")
+            }
+        }
+
+        guard issues.isEmpty else { throw PlanValidationError(issues: issues) }
+        self = spec
+    }
+}

@@ -1,0 +1,86 @@
+import BatonCore
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import NIOCore
+import Testing
+@testable import BatonServer
+
+let quietLogger = Logger(label: "baton.tests") { _ in SwiftLogNoOpLogHandler() }
+let sharedInterpreter = Task { try await PythonInterpreter.resolve() }
+
+/// A store, a running orchestrator and the API over them; `body` gets the test client.
+func withServer(
+    workers: Int = 1,
+    configure: (inout ServerConfiguration) -> Void = { _ in },
+    _ body: @escaping @Sendable (any TestClientProtocol, SQLitePlanStore, Orchestrator) async throws -> Void
+) async throws {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("baton-server-\(UUID().uuidString)").path
+    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(atPath: directory) }
+    let store = try await SQLitePlanStore(configuration: .init(path: directory + "/baton.sqlite"), logger: quietLogger)
+    let bus = EventBus()
+    var orchestratorConfiguration = Orchestrator.Configuration()
+    orchestratorConfiguration.workers = workers
+    orchestratorConfiguration.pollInterval = .seconds(600)
+    orchestratorConfiguration.shutdownDrainTimeout = .milliseconds(200)
+    let orchestrator = Orchestrator(configuration: orchestratorConfiguration, store: store, eventBus: bus, logger: quietLogger) {
+        let interpreter = try await sharedInterpreter.value
+        var runner = PythonRunner.Configuration(interpreter: interpreter, workspaceRoot: directory)
+        runner.killGracePeriod = .milliseconds(300)
+        return PreparedRunner(runner: PythonRunner(configuration: runner, logger: quietLogger), interpreter: interpreter)
+    }
+    let service = Task { await orchestrator.run() }
+    while (try await orchestrator.status()).lastPollAt == nil { try await Task.sleep(for: .milliseconds(10)) }
+    var configuration = ServerConfiguration()
+    configure(&configuration)
+    let app = buildApplication(configuration: configuration, store: store, orchestrator: orchestrator, eventBus: bus, logger: quietLogger)
+    do {
+        try await app.test(.router) { client in try await body(client, store, orchestrator) }
+    } catch {
+        service.cancel()
+        await service.value
+        await store.close()
+        throw error
+    }
+    service.cancel()
+    await service.value
+    await store.close()
+}
+
+extension TestClientProtocol {
+    /// Sends `json` as the body of a POST.
+    func post(_ uri: String, json: String, contentType: String = "application/json") async throws -> TestResponse {
+        try await execute(uri: uri, method: .post, headers: [.contentType: contentType], body: ByteBuffer(string: json)) { $0 }
+    }
+
+    func get(_ uri: String) async throws -> TestResponse {
+        try await execute(uri: uri, method: .get) { $0 }
+    }
+}
+
+extension TestResponse {
+    var text: String { String(buffer: body) }
+
+    /// The body as a JSON object.
+    var object: [String: Any] {
+        (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any] ?? [:]
+    }
+
+    /// The `field`s named in a problem's `errors`.
+    var problemFields: [String] {
+        (object["errors"] as? [[String: Any]] ?? []).compactMap { $0["field"] as? String }
+    }
+}
+
+/// Polls `condition` until it holds or the deadline passes (a safety limit, not a timing test).
+func eventually(within deadline: Duration = .seconds(20), _ condition: () async throws -> Bool) async rethrows -> Bool {
+    let end = ContinuousClock.now + deadline
+    while ContinuousClock.now < end {
+        if try await condition() { return true }
+        try? await Task.sleep(for: .milliseconds(20))
+    }
+    return try await condition()
+}
