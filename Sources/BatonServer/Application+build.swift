@@ -5,9 +5,14 @@ import Logging
 /// The HTTP API of Baton (design §6) over `store` and `orchestrator`. `baton serve` runs it in a
 /// `ServiceGroup` with the store and the orchestrator; tests drive it with Hummingbird's test
 /// client.
+///
+/// Routes are grouped by the role they need, so who may call what reads in one place:
+/// health needs no token; reading needs `viewer`; enqueueing, cancelling and polling need
+/// `producer`; pausing, resuming, restarting and tokens need `admin`.
 public func buildApplication(
     configuration: ServerConfiguration,
     store: any PlanStore,
+    tokens: any TokenStore,
     orchestrator: Orchestrator,
     eventBus: EventBus,
     logger: Logger = Logger(label: "baton.http")
@@ -15,9 +20,18 @@ public func buildApplication(
     let router = Router(context: BatonRequestContext.self)
     router.add(middleware: ProblemMiddleware())
     let api = router.group("api/v1")
+    let usage = TokenUsage()
+    func requiring(_ role: TokenRole) -> RouterGroup<BatonRequestContext> {
+        api.group().add(middleware: TokenAuthenticator(minimum: role, tokens: tokens, usage: usage))
+    }
+    let (viewer, producer, admin) = (requiring(.viewer), requiring(.producer), requiring(.admin))
+
     HealthController(store: store, orchestrator: orchestrator).addRoutes(to: api)
-    PlansController(store: store, orchestrator: orchestrator, bus: eventBus, configuration: configuration).addRoutes(to: api)
-    OrchestratorController(orchestrator: orchestrator, configuration: configuration).addRoutes(to: api)
+    PlansController(store: store, orchestrator: orchestrator, bus: eventBus, configuration: configuration)
+        .addRoutes(viewer: viewer, producer: producer)
+    OrchestratorController(orchestrator: orchestrator, configuration: configuration)
+        .addRoutes(viewer: viewer, producer: producer, admin: admin)
+    TokensController(tokens: tokens, configuration: configuration).addRoutes(admin: admin)
     return Application(
         router: router,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "Baton"),

@@ -25,7 +25,7 @@ import Testing
             #expect(plan["args"] as? [String] == ["-k", "smoke"])
             #expect(plan["labels"] as? [String: String] == ["branch": "main"])
             #expect(plan["env"] as? [String: String] == ["API_KEY": "***"])
-            #expect(plan["triggered_by"] as? String == "api")
+            #expect(plan["triggered_by"] as? String == "admin-token", "the token's name")
             #expect(response.text.contains(#""input":{"n": 123, "f": 1.50, "z": [true, null]}"#), "input exactly as sent")
             #expect(!response.text.contains("s3cret"))
             #expect((plan["enqueued_at"] as? String)?.hasSuffix("Z") == true)

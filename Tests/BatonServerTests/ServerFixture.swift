@@ -15,7 +15,7 @@ let sharedInterpreter = Task { try await PythonInterpreter.resolve() }
 func withServer(
     workers: Int = 1,
     configure: (inout ServerConfiguration) -> Void = { _ in },
-    _ body: @escaping @Sendable (any TestClientProtocol, SQLitePlanStore, Orchestrator) async throws -> Void
+    _ body: @escaping @Sendable (APIClient, SQLitePlanStore, Orchestrator) async throws -> Void
 ) async throws {
     let directory = FileManager.default.temporaryDirectory.appendingPathComponent("baton-server-\(UUID().uuidString)").path
     try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -36,9 +36,17 @@ func withServer(
     while (try await orchestrator.status()).lastPollAt == nil { try await Task.sleep(for: .milliseconds(10)) }
     var configuration = ServerConfiguration()
     configure(&configuration)
-    let app = buildApplication(configuration: configuration, store: store, orchestrator: orchestrator, eventBus: bus, logger: quietLogger)
+    var secrets: [String: String] = [:]
+    for role in TokenRole.allCases {
+        secrets[role.rawValue] = try await makeToken(store, name: "\(role.rawValue)-token", role: role)
+    }
+    let revoked = try await makeToken(store, name: "revoked-token", role: .admin)
+    _ = try await store.revokeToken(id: try await store.tokens().last!.id, now: Date())
+    secrets["revoked"] = revoked
+    let tokens = secrets
+    let app = buildApplication(configuration: configuration, store: store, tokens: store, orchestrator: orchestrator, eventBus: bus, logger: quietLogger)
     do {
-        try await app.test(.router) { client in try await body(client, store, orchestrator) }
+        try await app.test(.router) { client in try await body(APIClient(client: client, secrets: tokens), store, orchestrator) }
     } catch {
         service.cancel()
         await service.value
@@ -50,14 +58,36 @@ func withServer(
     await store.close()
 }
 
-extension TestClientProtocol {
-    /// Sends `json` as the body of a POST.
-    func post(_ uri: String, json: String, contentType: String = "application/json") async throws -> TestResponse {
-        try await execute(uri: uri, method: .post, headers: [.contentType: contentType], body: ByteBuffer(string: json)) { $0 }
+/// Creates a token with `role` straight in the store and returns its secret.
+func makeToken(_ store: SQLitePlanStore, name: String, role: TokenRole) async throws -> String {
+    let secret = "test-\(name)-\(UUID().uuidString)"
+    _ = try await store.createToken(name: name, role: role, secretHash: TokenSecret.hash(secret), now: Date())
+    return secret
+}
+
+/// The test client, sending a token of the given kind (`admin` unless said otherwise):
+/// `viewer`, `producer`, `admin`, `revoked`, or `nil` for none.
+struct APIClient: Sendable {
+    let client: any TestClientProtocol
+    let secrets: [String: String]
+
+    private func headers(_ token: String?, contentType: String? = nil) -> HTTPFields {
+        var headers = HTTPFields()
+        if let token { headers[.authorization] = "Bearer \(secrets[token] ?? token)" }
+        if let contentType { headers[.contentType] = contentType }
+        return headers
     }
 
-    func get(_ uri: String) async throws -> TestResponse {
-        try await execute(uri: uri, method: .get) { $0 }
+    func post(_ uri: String, json: String, contentType: String = "application/json", as token: String? = "admin") async throws -> TestResponse {
+        try await client.execute(uri: uri, method: .post, headers: headers(token, contentType: contentType), body: ByteBuffer(string: json)) { $0 }
+    }
+
+    func get(_ uri: String, as token: String? = "admin") async throws -> TestResponse {
+        try await client.execute(uri: uri, method: .get, headers: headers(token)) { $0 }
+    }
+
+    func delete(_ uri: String, as token: String? = "admin") async throws -> TestResponse {
+        try await client.execute(uri: uri, method: .delete, headers: headers(token)) { $0 }
     }
 }
 

@@ -7,12 +7,12 @@ struct OrchestratorController: Sendable {
     let orchestrator: Orchestrator
     let configuration: ServerConfiguration
 
-    func addRoutes(to group: RouterGroup<BatonRequestContext>) {
-        group.get("orchestrator", use: status)
-        group.post("orchestrator/poll", use: poll)
-        group.post("orchestrator/pause", use: pause)
-        group.post("orchestrator/resume", use: resume)
-        group.post("orchestrator/restart", use: restart)
+    func addRoutes(viewer: RouterGroup<BatonRequestContext>, producer: RouterGroup<BatonRequestContext>, admin: RouterGroup<BatonRequestContext>) {
+        viewer.get("orchestrator", use: status)
+        producer.post("orchestrator/poll", use: poll)
+        admin.post("orchestrator/pause", use: pause)
+        admin.post("orchestrator/resume", use: resume)
+        admin.post("orchestrator/restart", use: restart)
     }
 
     @Sendable func status(request: Request, context: BatonRequestContext) async throws -> Response {

@@ -9,19 +9,19 @@ struct PlansController: Sendable {
     let bus: EventBus
     let configuration: ServerConfiguration
 
-    func addRoutes(to group: RouterGroup<BatonRequestContext>) {
-        group.post("plans", use: create)
-        group.post("plans/batch", use: createBatch)
-        group.get("plans", use: list)
-        group.get("plans/:id", use: show)
-        group.post("plans/:id/cancel", use: cancel)
-        group.get("plans/:id/output", use: output)
-        group.get("plans/:id/steps", use: steps)
+    func addRoutes(viewer: RouterGroup<BatonRequestContext>, producer: RouterGroup<BatonRequestContext>) {
+        producer.post("plans", use: create)
+        producer.post("plans/batch", use: createBatch)
+        viewer.get("plans", use: list)
+        viewer.get("plans/:id", use: show)
+        producer.post("plans/:id/cancel", use: cancel)
+        viewer.get("plans/:id/output", use: output)
+        viewer.get("plans/:id/steps", use: steps)
     }
 
     @Sendable func create(request: Request, context: BatonRequestContext) async throws -> Response {
         let body = try await request.jsonBody(limit: configuration.maxBodyBytes)
-        let spec = try PlanSpec(request: body, triggeredBy: "api")
+        let spec = try PlanSpec(request: body, triggeredBy: context.triggeredBy)
         let result = try await store.enqueue(spec, now: Date())
         guard result.created else { return .json(result.plan.responseJSON) }
         orchestrator.wake()
@@ -43,7 +43,7 @@ struct PlansController: Sendable {
         // Every plan is checked, so one answer lists every problem of the batch.
         for (index, element) in try plans.elements().enumerated() {
             do {
-                let spec = try PlanSpec(request: element, field: "plans[\(index)].", triggeredBy: "api")
+                let spec = try PlanSpec(request: element, field: "plans[\(index)].", triggeredBy: context.triggeredBy)
                 do {
                     try spec.validate(limits: store.planLimits)
                 } catch {
@@ -118,7 +118,7 @@ struct PlansController: Sendable {
     }
 
     @Sendable func cancel(request: Request, context: BatonRequestContext) async throws -> Response {
-        let result = try await orchestrator.cancel(planID: try planID(context), actor: "api")
+        let result = try await orchestrator.cancel(planID: try planID(context), actor: context.triggeredBy)
         return .json(result.plan.responseJSON)
     }
 
@@ -185,6 +185,11 @@ struct PlansController: Sendable {
         }
         return try await requirePlan(plan.id)
     }
+}
+
+extension BatonRequestContext {
+    /// Who the request acts for, as recorded on plans and events: the token's name.
+    var triggeredBy: String { identity?.name ?? "api" }
 }
 
 extension PlanStep {

@@ -189,4 +189,27 @@ enum PlanQueries {
                 SELECT id FROM plans WHERE finished_at < ? AND status IN (\(terminal)) LIMIT \(limit))
             """
     }
+
+    // MARK: Tokens
+
+    static let tokenColumns = "id, name, role, created_at, last_used_at, revoked_at"
+
+    static let insertToken = """
+        INSERT INTO tokens (name, role, secret_hash, created_at) VALUES (?, ?, ?, ?) RETURNING \(tokenColumns)
+        """
+
+    static let tokens = "SELECT \(tokenColumns) FROM tokens ORDER BY id"
+
+    static let liveTokenByHash = "SELECT \(tokenColumns) FROM tokens WHERE secret_hash = ? AND revoked_at IS NULL"
+
+    /// At most one write a minute per token, however many requests it makes.
+    static let markTokenUsed = """
+        UPDATE tokens SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)
+        """
+
+    static let revokeToken = """
+        UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL RETURNING \(tokenColumns)
+        """
+
+    static let liveTokenCount = "SELECT count(*) AS count FROM tokens WHERE revoked_at IS NULL"
 }

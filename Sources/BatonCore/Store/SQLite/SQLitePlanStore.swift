@@ -35,7 +35,7 @@ public final class SQLitePlanStore: PlanStore {
     }
 
     public let configuration: Configuration
-    private let database: SQLiteDatabase
+    let database: SQLiteDatabase
     private let logger: Logger
 
     /// Opens (creating and migrating as needed) the database at `configuration.path`.
