@@ -103,7 +103,7 @@ struct OrchestratorBenchmark {
                 orchestrator.wake()
                 var stamp = ""
                 for await notice in notices where notice.planID == plan.id {
-                    if case .output(_, .stdout, let bytes) = notice { stamp += String(decoding: bytes, as: UTF8.self) }
+                    if case .output(_, _, .stdout, _, let bytes) = notice { stamp += String(decoding: bytes, as: UTF8.self) }
                     if case .end = notice { break }
                 }
                 let started = Double(stamp.trimmingCharacters(in: .whitespacesAndNewlines))! / 1e9

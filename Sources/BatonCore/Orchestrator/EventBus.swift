@@ -5,8 +5,9 @@ import Synchronization
 public enum PlanEventNotice: Sendable, Hashable {
     /// The plan moved to `status` (at its run number `attempt`).
     case status(planID: Int64, status: PlanStatus, attempt: Int)
-    /// A chunk of a running plan's output.
-    case output(planID: Int64, stream: StandardStream, bytes: [UInt8])
+    /// A chunk of a running plan's output: `offset` bytes of this run's `stream` came before
+    /// it, so a reader that already has the stored output knows which bytes are new.
+    case output(planID: Int64, attempt: Int, stream: StandardStream, offset: Int64, bytes: [UInt8])
     /// A run ended with this result and error.
     case result(planID: Int64, result: JSONText?, error: PlanFailure?)
     /// The plan reached a terminal status; nothing more will follow.
@@ -14,7 +15,7 @@ public enum PlanEventNotice: Sendable, Hashable {
 
     public var planID: Int64 {
         switch self {
-        case .status(let id, _, _), .output(let id, _, _), .result(let id, _, _), .end(let id, _): id
+        case .status(let id, _, _), .output(let id, _, _, _, _), .result(let id, _, _), .end(let id, _): id
         }
     }
 }

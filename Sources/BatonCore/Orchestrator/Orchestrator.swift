@@ -399,8 +399,8 @@ public actor Orchestrator: Service {
             case .started(let processGroup):
                 output.recordStart(processGroup: processGroup)
             case .output(let stream, let bytes):
-                bus.publish(.output(planID: plan.id, stream: stream, bytes: bytes))
-                output.append(bytes, stream: stream)
+                let offset = output.append(bytes, stream: stream)
+                bus.publish(.output(planID: plan.id, attempt: plan.attempt, stream: stream, offset: offset, bytes: bytes))
             }
         }, onFinish: { report in
             await self.record(report, of: plan)
@@ -608,6 +608,12 @@ public actor Orchestrator: Service {
             await pool?.cancel(planID: planID, reason: "canceled by \(actor)")
         }
         return result
+    }
+
+    /// The output of a plan running here (run number and bytes of each stream, from the start),
+    /// including what has not reached the store yet; `nil` when it does not run here.
+    public func liveOutput(of planID: Int64) -> (attempt: Int, output: [StandardStream: [UInt8]])? {
+        runs[planID].map { ($0.attempt.attempt, $0.output.snapshot()) }
     }
 
     /// A snapshot for operators.

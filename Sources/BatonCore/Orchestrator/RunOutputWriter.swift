@@ -13,7 +13,9 @@ import Synchronization
 final class RunOutputWriter: Sendable {
     private struct Batch {
         var chunks: [(stream: StandardStream, bytes: [UInt8])] = []
-        var accepted: [StandardStream: Int] = [:]
+        /// Everything kept live so far (flushed or not), for readers joining mid-run.
+        var kept: [StandardStream: [UInt8]] = [:]
+        var seen: [StandardStream: Int64] = [:]
         var finished = false
     }
 
@@ -84,14 +86,25 @@ final class RunOutputWriter: Sendable {
         }
     }
 
-    func append(_ bytes: [UInt8], stream: StandardStream) {
+    /// Buffers a chunk for the store; returns how many bytes of `stream` came before it.
+    func append(_ bytes: [UInt8], stream: StandardStream) -> Int64 {
         buffer.batch.withLock { batch in
-            let room = liveLimit - batch.accepted[stream, default: 0]
-            guard room > 0 else { return }
-            let kept = bytes.count <= room ? bytes : Array(bytes.prefix(room))
-            batch.accepted[stream, default: 0] += kept.count
-            batch.chunks.append((stream, kept))
+            let offset = batch.seen[stream, default: 0]
+            batch.seen[stream] = offset + Int64(bytes.count)
+            let room = liveLimit - batch.kept[stream, default: []].count
+            if room > 0 {
+                let kept = bytes.count <= room ? bytes : Array(bytes.prefix(room))
+                batch.kept[stream, default: []] += kept
+                batch.chunks.append((stream, kept))
+            }
+            return offset
         }
+    }
+
+    /// The output kept live so far, from its start, whether or not it has reached the store yet.
+    /// Together with the offsets of later chunks, a reader joining mid-run misses nothing.
+    func snapshot() -> [StandardStream: [UInt8]] {
+        buffer.batch.withLock { $0.kept }
     }
 
     /// Writes what is buffered and stops; returns once everything is written.

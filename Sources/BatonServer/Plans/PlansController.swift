@@ -17,6 +17,11 @@ struct PlansController: Sendable {
         producer.post("plans/:id/cancel", use: cancel)
         viewer.get("plans/:id/output", use: output)
         viewer.get("plans/:id/steps", use: steps)
+        viewer.get("plans/:id/events", use: events)
+    }
+
+    @Sendable func events(request: Request, context: BatonRequestContext) async throws -> Response {
+        try await PlanEventStream(store: store, bus: bus, orchestrator: orchestrator).response(for: try planID(context))
     }
 
     @Sendable func create(request: Request, context: BatonRequestContext) async throws -> Response {

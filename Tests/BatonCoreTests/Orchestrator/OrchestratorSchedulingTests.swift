@@ -116,7 +116,7 @@ import Testing
                 if case .end = notice { break }
             }
             let stdout = seen.compactMap { notice -> String? in
-                if case .output(_, .stdout, let bytes) = notice { return String(decoding: bytes, as: UTF8.self) }
+                if case .output(_, _, .stdout, _, let bytes) = notice { return String(decoding: bytes, as: UTF8.self) }
                 return nil
             }.joined()
             #expect(stdout == "line 0\nline 1\nline 2\n")

@@ -1,0 +1,142 @@
+import BatonCore
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import ServiceLifecycle
+
+/// `GET /api/v1/plans/{id}/events`: Server-Sent Events of one plan (design §6).
+///
+/// First the output stored so far and the plan's status; then, live, `status`, `output`,
+/// `result`, and a final `end`. The subscription is made before the store is read, and each
+/// live chunk carries its offset in the run's stream, so nothing is lost or sent twice in
+/// between. A comment every 15 s keeps idle connections alive (and lets a vanished client be
+/// noticed). The stream ends at graceful shutdown, and when the client falls so far behind that
+/// its subscription is dropped — the data stays in the store, where it reconnects to read it.
+struct PlanEventStream: Sendable {
+    let store: any PlanStore
+    let bus: EventBus
+    let orchestrator: Orchestrator
+    var heartbeat: Duration = .seconds(15)
+
+    func response(for id: Int64) async throws -> Response {
+        let notices = bus.subscribe(planID: id, buffer: 1024)
+        guard var current = try await store.plan(id) else { throw PlanStoreError.planNotFound(id) }
+        var stored: [StandardStream: [UInt8]] = [:]
+        if let live = await orchestrator.liveOutput(of: id) {
+            // Running here: the run's own record, which is ahead of the store.
+            stored = live.output
+            current.attempt = live.attempt
+        } else {
+            for stream in StandardStream.allCases {
+                stored[stream] = Array(try await store.output(of: id, stream: stream, attempt: nil).text.utf8)
+            }
+        }
+        let (storedOutput, heartbeat, plan) = (stored, heartbeat, current)
+        let body = ResponseBody { writer in
+            var sent: [StandardStream: Int64] = [:]
+            for stream in StandardStream.allCases {
+                let bytes = storedOutput[stream] ?? []
+                sent[stream] = Int64(bytes.count)
+                if !bytes.isEmpty { try await writer.write(Self.event("output", Self.output(stream, bytes))) }
+            }
+            try await writer.write(Self.event("status", Self.status(plan.status, plan.attempt)))
+            var attempt = plan.attempt
+            if plan.status.isTerminal {
+                try await writer.write(Self.event("result", Self.result(plan.result, plan.error)))
+                try await writer.write(Self.event("end", Self.end(plan.status)))
+                try await writer.finish(nil)
+                return
+            }
+
+            let (items, feed) = AsyncStream.makeStream(of: Item.self, bufferingPolicy: .bufferingOldest(2048))
+            let forward = Task {
+                for await notice in notices { feed.yield(.notice(notice)) }
+                feed.yield(.dropped)
+            }
+            let ticks = Task {
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: heartbeat)
+                    feed.yield(.heartbeat)
+                }
+            }
+            defer {
+                forward.cancel()
+                ticks.cancel()
+            }
+            loop: for await item in items.cancelOnGracefulShutdown() {
+                switch item {
+                case .heartbeat:
+                    try await writer.write(ByteBuffer(string: ": keep-alive\n\n"))
+                case .dropped:
+                    break loop
+                case .notice(.status(_, let status, let runAttempt)):
+                    if runAttempt != attempt {
+                        attempt = runAttempt
+                        sent = [:]  // a new run: its output starts afresh
+                    }
+                    try await writer.write(Self.event("status", Self.status(status, runAttempt)))
+                case .notice(.output(_, let runAttempt, let stream, let offset, let bytes)):
+                    guard runAttempt == attempt else { continue }
+                    let already = sent[stream, default: 0]
+                    let end = offset + Int64(bytes.count)
+                    guard end > already else { continue }
+                    let fresh = offset >= already ? bytes : Array(bytes.dropFirst(Int(already - offset)))
+                    sent[stream] = end
+                    try await writer.write(Self.event("output", Self.output(stream, fresh)))
+                case .notice(.result(_, let result, let error)):
+                    try await writer.write(Self.event("result", Self.result(result, error)))
+                case .notice(.end(_, let status)):
+                    try await writer.write(Self.event("end", Self.end(status)))
+                    break loop
+                }
+            }
+            try await writer.finish(nil)
+        }
+        var headers = HTTPFields()
+        headers[.contentType] = "text/event-stream"
+        headers[.cacheControl] = "no-cache"
+        return Response(status: .ok, headers: headers, body: body)
+    }
+
+    private enum Item: Sendable {
+        case notice(PlanEventNotice)
+        case heartbeat
+        case dropped
+    }
+
+    static func event(_ name: String, _ data: String) -> ByteBuffer {
+        ByteBuffer(string: "event: \(name)\ndata: \(data)\n\n")
+    }
+
+    static func output(_ stream: StandardStream, _ bytes: [UInt8]) -> String {
+        var json = JSONWriter()
+        json.string("stream", stream.rawValue)
+        json.string("text", String(decoding: bytes, as: UTF8.self))
+        return json.finished
+    }
+
+    static func status(_ status: PlanStatus, _ attempt: Int) -> String {
+        var json = JSONWriter()
+        json.string("status", status.rawValue)
+        json.int("attempt", attempt)
+        return json.finished
+    }
+
+    static func result(_ result: JSONText?, _ error: PlanFailure?) -> String {
+        var json = JSONWriter()
+        if let result { json.raw("result", result.text) } else { json.null("result") }
+        if let error {
+            json.object("error") { $0.string("kind", error.kind.rawValue); $0.string("message", error.message) }
+        } else {
+            json.null("error")
+        }
+        return json.finished
+    }
+
+    static func end(_ status: PlanStatus) -> String {
+        var json = JSONWriter()
+        json.string("status", status.rawValue)
+        return json.finished
+    }
+}
