@@ -7,7 +7,7 @@ import Logging
 /// client.
 ///
 /// Routes are grouped by the role they need, so who may call what reads in one place:
-/// health needs no token; reading needs `viewer`; enqueueing, cancelling and polling need
+/// health and the Prometheus `/metrics` need no token; reading needs `viewer`; enqueueing, cancelling and polling need
 /// `producer`; pausing, resuming, restarting and tokens need `admin`.
 public func buildApplication(
     configuration: ServerConfiguration,
@@ -15,6 +15,7 @@ public func buildApplication(
     tokens: any TokenStore,
     orchestrator: Orchestrator,
     eventBus: EventBus,
+    metrics: ServerMetrics,
     logger: Logger = Logger(label: "baton.http")
 ) -> some ApplicationProtocol {
     let router = Router(context: BatonRequestContext.self)
@@ -27,11 +28,12 @@ public func buildApplication(
     let (viewer, producer, admin) = (requiring(.viewer), requiring(.producer), requiring(.admin))
 
     HealthController(store: store, orchestrator: orchestrator).addRoutes(to: api)
-    PlansController(store: store, orchestrator: orchestrator, bus: eventBus, configuration: configuration)
+    PlansController(store: store, orchestrator: orchestrator, bus: eventBus, metrics: metrics.metrics, configuration: configuration)
         .addRoutes(viewer: viewer, producer: producer)
     OrchestratorController(orchestrator: orchestrator, configuration: configuration)
         .addRoutes(viewer: viewer, producer: producer, admin: admin)
     TokensController(tokens: tokens, configuration: configuration).addRoutes(admin: admin)
+    MetricsController(store: store, orchestrator: orchestrator, serverMetrics: metrics).addRoutes(root: router, viewer: viewer)
     return Application(
         router: router,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "Baton"),

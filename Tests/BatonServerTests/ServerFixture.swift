@@ -22,11 +22,12 @@ func withServer(
     defer { try? FileManager.default.removeItem(atPath: directory) }
     let store = try await SQLitePlanStore(configuration: .init(path: directory + "/baton.sqlite"), logger: quietLogger)
     let bus = EventBus()
+    let metrics = ServerMetrics()
     var orchestratorConfiguration = Orchestrator.Configuration()
     orchestratorConfiguration.workers = workers
     orchestratorConfiguration.pollInterval = .seconds(600)
     orchestratorConfiguration.shutdownDrainTimeout = .milliseconds(200)
-    let orchestrator = Orchestrator(configuration: orchestratorConfiguration, store: store, eventBus: bus, logger: quietLogger) {
+    let orchestrator = Orchestrator(configuration: orchestratorConfiguration, store: store, eventBus: bus, logger: quietLogger, metrics: metrics.metrics) {
         let interpreter = try await sharedInterpreter.value
         var runner = PythonRunner.Configuration(interpreter: interpreter, workspaceRoot: directory)
         runner.killGracePeriod = .milliseconds(300)
@@ -44,7 +45,7 @@ func withServer(
     _ = try await store.revokeToken(id: try await store.tokens().last!.id, now: Date())
     secrets["revoked"] = revoked
     let tokens = secrets
-    let app = buildApplication(configuration: configuration, store: store, tokens: store, orchestrator: orchestrator, eventBus: bus, logger: quietLogger)
+    let app = buildApplication(configuration: configuration, store: store, tokens: store, orchestrator: orchestrator, eventBus: bus, metrics: metrics, logger: quietLogger)
     do {
         try await app.test(.router) { client in try await body(APIClient(client: client, secrets: tokens), store, orchestrator) }
     } catch {

@@ -96,6 +96,7 @@ public actor Orchestrator: Service {
     private let pollClock: any Clock<Duration>
     private let now: @Sendable () -> Date
     private let logger: Logger
+    private let metrics: BatonMetrics
     private nonisolated let hostPrefix: String
     private let instance = String(UUID().uuidString.prefix(8)).lowercased()
 
@@ -131,6 +132,7 @@ public actor Orchestrator: Service {
         pollClock: any Clock<Duration> = ContinuousClock(),
         now: @escaping @Sendable () -> Date = Date.init,
         logger: Logger = Logger(label: "baton.orchestrator"),
+        metrics: BatonMetrics = .none,
         prepareRunner: @escaping @Sendable () async throws -> PreparedRunner
     ) {
         var configuration = configuration
@@ -141,6 +143,7 @@ public actor Orchestrator: Service {
         self.pollClock = pollClock
         self.now = now
         self.logger = logger
+        self.metrics = metrics
         self.prepareRunner = prepareRunner
         hostPrefix = (ProcessInfo.processInfo.hostName.isEmpty ? "localhost" : ProcessInfo.processInfo.hostName) + "/"
     }
@@ -365,10 +368,12 @@ public actor Orchestrator: Service {
             }
             lastPollAt = now
             lastError = nil
+            metrics.pollCycle(failed: false)
             logger.trace("poll cycle", metadata: ["claimed": "\(started.count)"])
             return started
         } catch {
             failedCycles += 1
+            metrics.pollCycle(failed: true)
             lastError = "poll cycle failed: \(error)"
             logger.error("poll cycle failed", metadata: ["error": "\(error)", "cycles.failed": "\(failedCycles)"])
             throw error
@@ -391,6 +396,10 @@ public actor Orchestrator: Service {
         let output = RunOutputWriter(store: store, attempt: attempt, interval: configuration.outputFlushInterval,
                                      liveLimit: configuration.liveOutputLimit, now: now, logger: logger)
         runs[plan.id] = Run(attempt: attempt, output: output)
+        metrics.workers(busy: runs.count, total: configuration.workers)
+        if plan.attempt == 1, let startedAt = plan.startedAt {
+            metrics.dispatched(after: startedAt.timeIntervalSince(max(plan.enqueuedAt, plan.runAfter ?? plan.enqueuedAt)))
+        }
         bus.publish(.status(planID: plan.id, status: .running, attempt: plan.attempt))
         logger.debug("starting plan", metadata: ["plan.id": "\(plan.id)", "plan.attempt": "\(plan.attempt)", "plan.priority": "\(plan.priority)"])
         let bus = bus
@@ -433,7 +442,10 @@ public actor Orchestrator: Service {
             logger.error("a run ended that this orchestrator does not know; its outcome is not recorded", metadata: ["plan.id": "\(plan.id)"])
             return
         }
-        defer { runs[plan.id] = nil }
+        defer {
+            runs[plan.id] = nil
+            metrics.workers(busy: runs.count, total: configuration.workers)
+        }
         let attempt = run.attempt
         await run.output.finish()
         let log = logger.with(plan: plan.id, attempt: attempt.attempt)
@@ -488,6 +500,7 @@ public actor Orchestrator: Service {
         bus.publish(.status(planID: plan.id, status: recorded.status, attempt: recorded.attempt))
         if recorded.status.isTerminal {
             bus.publish(.end(planID: plan.id, status: recorded.status))
+            metrics.runEnded(status: recorded.status, duration: report.outcome.durationMs.map { .milliseconds($0) })
         }
         log.info("plan run ended", metadata: [
             "plan.status": "\(recorded.status.rawValue)", "run.outcome": "\(report.outcome.status.rawValue)",
@@ -591,6 +604,7 @@ public actor Orchestrator: Service {
         }
         guard serviceRunning, !shuttingDown else { throw OrchestratorError.shuttingDown }
         if state == .stopped { throw OrchestratorError.generationFailed(lastError ?? "unknown error") }
+        metrics.restarted()
         let log = drainLog ?? DrainLog()
         return RestartReport(generation: generation, drained: log.drained.sorted(), requeued: log.requeued.sorted(), python: interpreter)
     }

@@ -64,6 +64,12 @@ public protocol PlanStore: Sendable {
     /// How many plans are in each status (statuses with none are absent).
     func countsByStatus() async throws -> [PlanStatus: Int]
 
+    /// When the oldest plan still waiting in the queue was enqueued.
+    func oldestQueuedEnqueuedAt() async throws -> Date?
+
+    /// Durations of recent runs and token and cost totals, for the metrics summary.
+    func runSummary() async throws -> RunSummary
+
     /// Appends output of a run that still holds its plan, keeping at most the store's cap per
     /// stream and counting the rest.
     func appendOutput(_ bytes: [UInt8], stream: StandardStream, for attempt: AttemptRef) async throws
@@ -132,4 +138,13 @@ public struct Recovery: Sendable, Hashable {
     public let processGroup: Int32?
     /// `queued`, or `failed` (orphaned too often), or `canceled` (a cancel was pending).
     public let newStatus: PlanStatus
+}
+
+/// Figures about finished runs, for the metrics summary.
+public struct RunSummary: Sendable, Hashable {
+    /// Wall times of the most recent finished runs, newest first (at most 1,000).
+    public let recentDurationsMs: [Int64]
+    public let inputTokens: Int64
+    public let outputTokens: Int64
+    public let costUSD: Double
 }

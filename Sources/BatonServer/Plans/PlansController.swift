@@ -7,6 +7,7 @@ struct PlansController: Sendable {
     let store: any PlanStore
     let orchestrator: Orchestrator
     let bus: EventBus
+    let metrics: BatonMetrics
     let configuration: ServerConfiguration
 
     func addRoutes(viewer: RouterGroup<BatonRequestContext>, producer: RouterGroup<BatonRequestContext>) {
@@ -29,6 +30,7 @@ struct PlansController: Sendable {
         let spec = try PlanSpec(request: body, triggeredBy: context.triggeredBy)
         let result = try await store.enqueue(spec, now: Date())
         guard result.created else { return .json(result.plan.responseJSON) }
+        metrics.plansEnqueued(1)
         orchestrator.wake()
         bus.publish(.status(planID: result.plan.id, status: result.plan.status, attempt: 0))
         return .json(result.plan.responseJSON, status: .created, headers: [.location: "/api/v1/plans/\(result.plan.id)"])
@@ -61,6 +63,7 @@ struct PlansController: Sendable {
         }
         guard issues.isEmpty else { throw PlanValidationError(issues: issues) }
         let results = try await store.enqueueBatch(specs, now: Date())
+        metrics.plansEnqueued(results.filter(\.created).count)
         orchestrator.wake()
         var json = JSONWriter()
         json.array("plans", results.map(\.plan.responseJSON))

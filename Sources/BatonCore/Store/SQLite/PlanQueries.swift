@@ -124,6 +124,23 @@ enum PlanQueries {
 
     static let countsByStatus = "SELECT status, count(*) AS count FROM plans GROUP BY status"
 
+    /// Ids grow with time, so the smallest queued id is the oldest queued plan (a seek in
+    /// `plans_by_status`).
+    static let oldestQueued = """
+        SELECT enqueued_at FROM plans WHERE id = (SELECT min(id) FROM plans WHERE status = 'queued')
+        """
+
+    static let recentDurations = """
+        SELECT duration_ms FROM plans INDEXED BY plans_by_finish
+        WHERE finished_at IS NOT NULL AND duration_ms IS NOT NULL ORDER BY finished_at DESC LIMIT 1000
+        """
+
+    static let usageTotals = """
+        SELECT coalesce(sum(input_tokens), 0) AS input_tokens, coalesce(sum(output_tokens), 0) AS output_tokens,
+               coalesce(sum(cost_usd), 0) AS cost_usd
+        FROM plans
+        """
+
     static let events = """
         SELECT id, plan_id, at, kind, attempt, actor, from_status, to_status, detail
         FROM plan_events WHERE plan_id = ? ORDER BY id

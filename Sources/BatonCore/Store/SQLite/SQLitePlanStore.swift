@@ -318,6 +318,22 @@ public final class SQLitePlanStore: PlanStore {
         return counts
     }
 
+    public func oldestQueuedEnqueuedAt() async throws -> Date? {
+        try await read { connection in
+            try connection.firstRow(PlanQueries.oldestQueued) { Date(millisecondsSince1970: $0.int64("enqueued_at")) }
+        }
+    }
+
+    public func runSummary() async throws -> RunSummary {
+        try await read(snapshot: true) { connection in
+            let durations = try connection.rows(PlanQueries.recentDurations) { $0.int64("duration_ms") }
+            return try connection.firstRow(PlanQueries.usageTotals) { row in
+                RunSummary(recentDurationsMs: durations, inputTokens: row.int64("input_tokens"),
+                           outputTokens: row.int64("output_tokens"), costUSD: row.double("cost_usd"))
+            } ?? RunSummary(recentDurationsMs: durations, inputTokens: 0, outputTokens: 0, costUSD: 0)
+        }
+    }
+
     public func events(of planID: Int64) async throws -> [PlanEvent] {
         try await read { connection in
             try connection.rows(PlanQueries.events, [planID], Self.event(from:)).compactMap { $0 }
