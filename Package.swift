@@ -55,6 +55,8 @@ let package = Package(
             name: "baton",
             dependencies: [
                 "BatonCore",
+                "BatonServer",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

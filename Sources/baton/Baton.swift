@@ -9,7 +9,7 @@ struct Baton: AsyncParsableCommand {
         commandName: "baton",
         abstract: "A durable job queue that runs Python execution plans.",
         version: BatonVersion.current,
-        subcommands: [Migrate.self]
+        subcommands: [Serve.self, Migrate.self]
     )
 
     /// Logs go to stderr, so that stdout carries only a command's answer.
