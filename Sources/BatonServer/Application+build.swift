@@ -19,7 +19,8 @@ public func buildApplication(
     logger: Logger = Logger(label: "baton.http")
 ) -> some ApplicationProtocol {
     let router = Router(context: BatonRequestContext.self)
-    router.add(middleware: ProblemMiddleware())
+    let allowedMethods = AllowedMethods()
+    router.add(middleware: ProblemMiddleware(allowedMethods: allowedMethods))
     let api = router.group("api/v1")
     let usage = TokenUsage()
     func requiring(_ role: TokenRole) -> RouterGroup<BatonRequestContext> {
@@ -34,6 +35,7 @@ public func buildApplication(
         .addRoutes(viewer: viewer, producer: producer, admin: admin)
     TokensController(tokens: tokens, configuration: configuration).addRoutes(admin: admin)
     MetricsController(store: store, orchestrator: orchestrator, serverMetrics: metrics).addRoutes(root: router, viewer: viewer)
+    allowedMethods.learn(from: router)
     return Application(
         router: router,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "Baton"),

@@ -39,6 +39,31 @@ import Testing
         }
     }
 
+    @Test func liveChunksAreTrimmedToWhatTheStreamHasNotSentYet() async throws {
+        try await withServer { client, store, orchestrator in
+            await orchestrator.pause()
+            // A plan run by another node: this server knows its output only from the store.
+            let plan = try await store.enqueue(PlanSpec(entryPoint: .code("print(1)")), now: Date()).plan
+            let attempt = try #require(try await store.claim(limit: 1, owner: "other-node/1/x/g1", leaseDuration: .seconds(600), now: Date()).first?.currentAttempt)
+            try await store.appendOutput(Array("abc".utf8), stream: .stdout, for: attempt)
+
+            let subscribersBefore = client.bus.subscriberCount
+            let stream = Task { try await client.get("/api/v1/plans/\(plan.id)/events").text }
+            #expect(await eventually { client.bus.subscriberCount > subscribersBefore })
+            let id = plan.id
+            for (offset, text) in [(Int64(1), "bcd"), (4, "ef"), (0, "ab")] {  // overlap, new, already sent
+                client.bus.publish(.output(planID: id, attempt: 1, stream: .stdout, offset: offset, bytes: Array(text.utf8)))
+            }
+            client.bus.publish(.output(planID: id, attempt: 2, stream: .stdout, offset: 0, bytes: Array("other run".utf8)))
+            client.bus.publish(.end(planID: id, status: .succeeded))
+
+            let events = Self.events(try await stream.value)
+            let texts = events.filter { $0.name == "output" }.compactMap { $0.data["text"] as? String }
+            #expect(texts == ["abc", "d", "ef"], "stored first, then only unsent bytes of this run")
+            #expect(events.last?.name == "end")
+        }
+    }
+
     @Test func aFinishedPlanIsReplayedFromTheStore() async throws {
         try await withServer { client, _, _ in
             let created = try await client.post("/api/v1/plans", json: #"{"code": "import sys\nprint('hello')\nprint('warn', file=sys.stderr)\nsys.exit(3)"}"#)

@@ -85,6 +85,11 @@ import Testing
             #expect(unknown.status == .notFound)
             #expect(unknown.headers[.contentType] == "application/problem+json")
             #expect(try await client.get("/api/v1/plans/abc").status == .notFound)
+            let wrongMethod = try await client.delete("/api/v1/plans/1")
+            #expect(wrongMethod.status == .methodNotAllowed)
+            #expect(wrongMethod.headers[.allow] == "GET")
+            #expect(wrongMethod.headers[.contentType] == "application/problem+json")
+            #expect(try await client.get("/api/v1/plans/batch").status == .methodNotAllowed, "batch is POST only")
             #expect(try await client.get("/api/v1/plans/424242").status == .notFound)
         }
     }

@@ -47,7 +47,7 @@ func withServer(
     let tokens = secrets
     let app = buildApplication(configuration: configuration, store: store, tokens: store, orchestrator: orchestrator, eventBus: bus, metrics: metrics, logger: quietLogger)
     do {
-        try await app.test(.router) { client in try await body(APIClient(client: client, secrets: tokens), store, orchestrator) }
+        try await app.test(.router) { client in try await body(APIClient(client: client, secrets: tokens, bus: bus), store, orchestrator) }
     } catch {
         service.cancel()
         await service.value
@@ -71,6 +71,8 @@ func makeToken(_ store: SQLitePlanStore, name: String, role: TokenRole) async th
 struct APIClient: Sendable {
     let client: any TestClientProtocol
     let secrets: [String: String]
+    /// The server's event bus, for tests that publish notices themselves.
+    let bus: EventBus
 
     private func headers(_ token: String?, contentType: String? = nil) -> HTTPFields {
         var headers = HTTPFields()

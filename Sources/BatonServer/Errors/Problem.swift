@@ -78,11 +78,21 @@ extension Problem {
     }
 }
 
-/// Turns every error, unknown routes included, into a problem+json answer.
+/// Turns every error, unknown routes and wrong methods included, into a problem+json answer.
 struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
+    let allowedMethods: AllowedMethods
+
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
             return try await next(request, context)
+        } catch let error as HTTPError where error.status == .notFound && context.endpointPath == "NotFound" {
+            guard let methods = allowedMethods.methods(for: request.uri.path) else {
+                return Problem(.notFound, "Not found", detail: "no route \(request.method) \(request.uri.path); the API is described in docs/ and README.md").response
+            }
+            var response = Problem(.methodNotAllowed, "Method not allowed",
+                                   detail: "\(request.uri.path) answers \(methods.sorted().joined(separator: ", ")), not \(request.method)").response
+            response.headers[.allow] = methods.sorted().joined(separator: ", ")
+            return response
         } catch {
             let problem = Problem(error)
             if problem.status.code >= 500 {

@@ -1,0 +1,31 @@
+import HTTPTypes
+import Hummingbird
+import Synchronization
+
+/// Which methods each route path answers, taken from the router once every route is added, so
+/// a request with the wrong method gets 405 with an `Allow` header instead of 404.
+final class AllowedMethods: Sendable {
+    private let routes = Mutex<[(segments: [Substring], methods: Set<String>)]>([])
+
+    /// Records the router's routes; call after the last route is added.
+    func learn<Context>(from router: Router<Context>) {
+        var byPath: [String: Set<String>] = [:]
+        for route in router.routes {
+            byPath["\(route.path)", default: []].insert(route.method.rawValue)
+        }
+        routes.withLock { table in
+            table = byPath.map { (path, methods) in (path.split(separator: "/"), methods) }
+        }
+    }
+
+    /// The methods the route matching `path` answers, or `nil` when no route matches it.
+    func methods(for path: String) -> Set<String>? {
+        let segments = path.split(separator: "/")
+        return routes.withLock { table in
+            table.first { route in
+                route.segments.count == segments.count
+                    && zip(route.segments, segments).allSatisfy { pattern, segment in pattern.hasPrefix(":") || pattern.hasPrefix("{") || pattern == segment }
+            }?.methods
+        }
+    }
+}
