@@ -56,7 +56,9 @@ struct Serve: AsyncParsableCommand {
         }
         let logger = Logger(label: "baton")
 
-        try FileManager.default.createDirectory(atPath: settings.dataDir, withIntermediateDirectories: true)
+        // The database holds plans' env values (API keys): only its owner may read the directory.
+        try FileManager.default.createDirectory(atPath: settings.dataDir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        try FileManager.default.setAttributes([.posixPermissions: 0o700], ofItemAtPath: settings.dataDir)
         var storeConfiguration = SQLitePlanStore.Configuration(path: SQLitePlanStore.Configuration.databasePath(inDataDirectory: settings.dataDir))
         storeConfiguration.synchronous = settings.synchronous
         storeConfiguration.limits = PlanLimits(defaultTimeoutSeconds: settings.defaultTimeout, maxTimeoutSeconds: settings.maxTimeout)
@@ -145,10 +147,11 @@ struct Settings {
         try check((0...65535).contains(port), "--port must be from 0 to 65535; got \(port)")
         workers = try value(flags.workers, "workers", Int.init) ?? ProcessInfo.processInfo.activeProcessorCount
         try check(workers >= 1, "--workers must be at least 1; got \(workers)")
+        try check(workers <= 1024, "--workers must be at most 1024; got \(workers)")
         pollInterval = try value(flags.pollInterval, "poll-interval", Double.init) ?? 5
-        try check(pollInterval > 0 && pollInterval <= 3600, "--poll-interval must be more than 0 and at most 3600 seconds; got \(pollInterval)")
+        try check(pollInterval.isFinite && (0.1...3600).contains(pollInterval), "--poll-interval must be from 0.1 to 3600 seconds; got \(pollInterval)")
         lease = try value(flags.lease, "lease", Double.init) ?? 60
-        try check(lease >= 3, "--lease must be at least 3 seconds; got \(lease)")
+        try check(lease.isFinite && (3...86_400).contains(lease), "--lease must be from 3 to 86400 seconds; got \(lease)")
         python = try value(flags.python, "python", { $0 })
         workspace = try value(flags.workspace, "workspace", { $0 }) ?? cwd
         var isDirectory: ObjCBool = false
@@ -158,10 +161,11 @@ struct Settings {
         maxTimeout = try value(flags.maxTimeout, "max-timeout", Int.init) ?? 3600
         try check(defaultTimeout > 0, "--default-timeout must be more than 0; got \(defaultTimeout)")
         try check(maxTimeout >= defaultTimeout, "--max-timeout (\(maxTimeout)) must be at least --default-timeout (\(defaultTimeout))")
+        try check(maxTimeout <= 7 * 86_400, "--max-timeout must be at most 604800 seconds (7 days); got \(maxTimeout)")
         maxOutputBytes = try value(flags.maxOutputBytes, "max-output-bytes", Int.init) ?? 1 << 20
-        try check(maxOutputBytes >= 1024, "--max-output-bytes must be at least 1024; got \(maxOutputBytes)")
+        try check((1024...(256 << 20)).contains(maxOutputBytes), "--max-output-bytes must be from 1024 to 268435456; got \(maxOutputBytes)")
         maxBodyBytes = try value(flags.maxBodyBytes, "max-body-bytes", Int.init) ?? 1 << 20
-        try check(maxBodyBytes >= 1024, "--max-body-bytes must be at least 1024; got \(maxBodyBytes)")
+        try check((1024...(64 << 20)).contains(maxBodyBytes), "--max-body-bytes must be from 1024 to 67108864; got \(maxBodyBytes)")
         let mode = try value(flags.synchronous, "synchronous", { $0 }) ?? "normal"
         guard let synchronous = SQLiteSynchronous(rawValue: mode) else { throw ValidationError("--synchronous must be normal or full; got \(mode)") }
         self.synchronous = synchronous

@@ -24,13 +24,16 @@ public protocol TokenStore: Sendable {
 /// A token operation that cannot be done.
 public struct TokenStoreError: Error, Sendable, Hashable, CustomStringConvertible {
     public let message: String
+    /// The name is taken by a live token.
+    public var isNameTaken = false
     public var description: String { message }
 
-    public init(message: String) {
+    public init(message: String, isNameTaken: Bool = false) {
         self.message = message
+        self.isNameTaken = isNameTaken
     }
 
     static func nameTaken(_ name: String) -> TokenStoreError {
-        TokenStoreError(message: "a live token is already named \(name); revoke it first or choose another name")
+        TokenStoreError(message: "a live token is already named \(name); revoke it first or choose another name", isNameTaken: true)
     }
 }

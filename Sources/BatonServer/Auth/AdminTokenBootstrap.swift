@@ -18,7 +18,8 @@ public enum AdminTokenBootstrap {
         let path = tokenFile(inDataDirectory: dataDirectory)
         // Written first, with 0600 from the start: the secret is never readable by others, and a
         // failure leaves no token nobody knows.
-        let descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        // O_NOFOLLOW: a symlink planted in its place must not receive the secret.
+        let descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o600)
         guard descriptor >= 0 else {
             throw TokenStoreError(message: "cannot write \(path): \(String(cString: strerror(errno))); check that the data directory is writable")
         }

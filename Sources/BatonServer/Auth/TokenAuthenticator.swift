@@ -42,10 +42,12 @@ struct TokenAuthenticator: RouterMiddleware {
         guard let header = request.headers[.authorization], header.lowercased().hasPrefix("bearer "),
               case let secret = header.dropFirst("bearer ".count).trimmingCharacters(in: .whitespaces), !secret.isEmpty
         else {
-            throw Problem(.unauthorized, "Unauthorized", detail: "send a token as Authorization: Bearer <token> (baton token create, or the admin token in the data directory)")
+            throw Problem(.unauthorized, "Unauthorized", detail: "send a token as Authorization: Bearer <token> (baton token create, or the admin token in the data directory)",
+                          headers: [.wwwAuthenticate: "Bearer"])
         }
         guard let token = try await tokens.liveToken(secretHash: TokenSecret.hash(secret)) else {
-            throw Problem(.unauthorized, "Unauthorized", detail: "this token is unknown or has been revoked")
+            throw Problem(.unauthorized, "Unauthorized", detail: "this token is unknown or has been revoked",
+                          headers: [.wwwAuthenticate: #"Bearer error="invalid_token""#])
         }
         guard token.role >= minimum else {
             throw Problem(.forbidden, "Forbidden", detail: "the token \(token.name) is a \(token.role.rawValue); this needs \(minimum.rawValue) or above")

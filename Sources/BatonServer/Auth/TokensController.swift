@@ -23,7 +23,8 @@ struct TokensController: Sendable {
             switch key {
             case "name":
                 name = try? JSONDecoder().decode(String.self, from: Data(value.bytes))
-                if let text = name, !(1...64).contains(text.count) || text.unicodeScalars.contains(where: { $0.value < 0x20 || $0 == " " }) {
+                if let text = name, !(1...64).contains(text.count)
+                    || text.unicodeScalars.contains(where: { $0.value < 0x21 || (0x7F...0x9F).contains($0.value) }) {
                     name = nil
                 }
                 if name == nil { issues.append(.init(field: "name", message: "must be 1 to 64 characters, no spaces or control characters")) }
@@ -42,8 +43,8 @@ struct TokensController: Sendable {
         let token: APIToken
         do {
             token = try await tokens.createToken(name: name, role: role, secretHash: TokenSecret.hash(secret), now: Date())
-        } catch let error as TokenStoreError {
-            throw Problem(.conflict, "Name taken", detail: error.message)
+        } catch let error as TokenStoreError where error.isNameTaken {
+            throw Problem(.conflict, "Conflict", detail: error.message)
         }
         var json = JSONWriter()
         json.int("id", token.id)

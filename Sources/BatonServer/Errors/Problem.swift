@@ -11,12 +11,18 @@ struct Problem: Error, Sendable {
     let detail: String
     /// For validation errors: each field and what is wrong with it.
     let issues: [PlanValidationError.Issue]
+    /// Extra headers (`WWW-Authenticate` on a 401).
+    let headers: HTTPFields
 
-    init(_ status: HTTPResponse.Status, _ title: String, detail: String, issues: [PlanValidationError.Issue] = []) {
+    /// At most this many issues are listed; the detail says how many there were.
+    static let maxIssues = 100
+
+    init(_ status: HTTPResponse.Status, _ title: String, detail: String, issues: [PlanValidationError.Issue] = [], headers: HTTPFields = [:]) {
         self.status = status
         self.title = title
-        self.detail = detail
-        self.issues = issues
+        self.detail = issues.count > Self.maxIssues ? detail + " (the first \(Self.maxIssues) of \(issues.count) are listed)" : detail
+        self.issues = Array(issues.prefix(Self.maxIssues))
+        self.headers = headers
     }
 
     var json: String {
@@ -37,7 +43,7 @@ struct Problem: Error, Sendable {
     }
 
     var response: Response {
-        var headers = HTTPFields()
+        var headers = self.headers
         headers[.contentType] = "application/problem+json"
         if status == .serviceUnavailable { headers[.retryAfter] = "1" }
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: json)))
@@ -52,7 +58,7 @@ extension Problem {
         case let problem as Problem:
             self = problem
         case let validation as PlanValidationError:
-            self.init(.unprocessableContent, "Invalid plan", detail: "the request has fields that break a rule; see errors", issues: validation.issues)
+            self.init(.unprocessableContent, "Unprocessable Content", detail: "the request has fields that break a rule; see errors", issues: validation.issues)
         case let syntax as RawJSON.SyntaxError:
             self.init(.badRequest, "Malformed JSON", detail: "\(syntax); send one well-formed JSON document")
         case let store as PlanStoreError:

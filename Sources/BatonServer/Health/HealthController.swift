@@ -18,20 +18,18 @@ struct HealthController: Sendable {
         do {
             status = try await orchestrator.status()
         } catch {
-            problems.append("database: \(error)")
+            // No token is needed here: say which part fails, keep its details in the log.
+            context.logger.error("health check: the database does not answer", metadata: ["error": "\(error)"])
+            problems.append("database: not answering")
         }
         if let status, status.state == .stopped {
-            problems.append("orchestrator: stopped\(status.lastError.map { " (\($0))" } ?? "")")
+            problems.append("orchestrator: stopped (see GET /api/v1/orchestrator)")
         }
         var json = JSONWriter()
         json.string("status", problems.isEmpty ? "ok" : "unhealthy")
         json.strings("problems", problems)
         json.string("orchestrator", status?.state.rawValue)
-        if let python = status?.python {
-            json.object("python") { $0.string("path", python.path); $0.string("version", python.version) }
-        } else {
-            json.null("python")
-        }
+        json.string("python_version", status?.python?.version)
         json.string("version", BatonVersion.current)
         return .json(json.finished, status: problems.isEmpty ? .ok : .serviceUnavailable)
     }

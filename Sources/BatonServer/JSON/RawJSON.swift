@@ -36,6 +36,20 @@ struct RawJSON {
 
     /// Parses `document`, which must hold exactly one value (whitespace around it allowed).
     init(document: [UInt8]) throws(SyntaxError) {
+        // Invalid UTF-8 would reach a plan's input changed (as U+FFFD): refuse it instead.
+        if String(validating: document, as: UTF8.self) == nil {
+            var decoder = UTF8()
+            var iterator = document.makeIterator()
+            var offset = 0
+            loop: while true {
+                switch decoder.decode(&iterator) {
+                case .scalarValue(let scalar): offset += String(scalar).utf8.count
+                case .emptyInput: break loop
+                case .error: break loop
+                }
+            }
+            throw SyntaxError(offset: offset, reason: "the body is not valid UTF-8")
+        }
         var scanner = Scanner(bytes: document[...])
         scanner.skipWhitespace()
         let value = try scanner.value()
@@ -172,9 +186,19 @@ struct RawJSON {
                     guard let escaped = peek else { break }
                     position += 1
                     if escaped == UInt8(ascii: "u") {
-                        for _ in 0..<4 {
-                            guard let hex = peek, hex.isHexDigit else { throw SyntaxError(offset: position, reason: "invalid \\u escape") }
-                            position += 1
+                        let unit = try hexUnit()
+                        // A surrogate must come as a high-low pair: alone it is no character.
+                        if (0xDC00...0xDFFF).contains(unit) {
+                            throw SyntaxError(offset: position - 6, reason: "a lone low surrogate escape")
+                        }
+                        if (0xD800...0xDBFF).contains(unit) {
+                            guard peek == UInt8(ascii: "\\"), position + 1 < bytes.endIndex, bytes[position + 1] == UInt8(ascii: "u") else {
+                                throw SyntaxError(offset: position - 6, reason: "a high surrogate escape without its low half")
+                            }
+                            position += 2
+                            guard (0xDC00...0xDFFF).contains(try hexUnit()) else {
+                                throw SyntaxError(offset: position - 6, reason: "a high surrogate escape without its low half")
+                            }
                         }
                     } else if !"\"\\/bfnrt".utf8.contains(escaped) {
                         throw SyntaxError(offset: position - 1, reason: "invalid escape in a string")
@@ -186,6 +210,19 @@ struct RawJSON {
                 }
             }
             throw SyntaxError(offset: position, reason: "unterminated string")
+        }
+
+        /// Four hex digits of a `\\u` escape.
+        private mutating func hexUnit() throws(SyntaxError) -> UInt16 {
+            var unit: UInt16 = 0
+            for _ in 0..<4 {
+                guard let hex = peek, hex.isHexDigit, let digit = UInt16(String(UnicodeScalar(hex)), radix: 16) else {
+                    throw SyntaxError(offset: position, reason: "invalid \\u escape")
+                }
+                unit = unit << 4 | digit
+                position += 1
+            }
+            return unit
         }
 
         private mutating func literal(_ word: String) throws(SyntaxError) {

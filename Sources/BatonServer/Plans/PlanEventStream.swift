@@ -29,16 +29,19 @@ struct PlanEventStream: Sendable {
             current.attempt = live.attempt
         } else {
             for stream in StandardStream.allCases {
-                stored[stream] = Array(try await store.output(of: id, stream: stream, attempt: nil).text.utf8)
+                // The bytes themselves: their count is the offset live chunks continue from.
+                stored[stream] = try await store.output(of: id, stream: stream, attempt: nil).bytes
             }
         }
         let (storedOutput, heartbeat, plan) = (stored, heartbeat, current)
         let body = ResponseBody { writer in
             var sent: [StandardStream: Int64] = [:]
+            var text = UTF8Joiner()
             for stream in StandardStream.allCases {
                 let bytes = storedOutput[stream] ?? []
                 sent[stream] = Int64(bytes.count)
-                if !bytes.isEmpty { try await writer.write(Self.event("output", Self.output(stream, bytes))) }
+                let chunk = text.take(bytes, stream: stream)
+                if !chunk.isEmpty { try await writer.write(Self.event("output", Self.output(stream, chunk))) }
             }
             try await writer.write(Self.event("status", Self.status(plan.status, plan.attempt)))
             var attempt = plan.attempt
@@ -51,8 +54,12 @@ struct PlanEventStream: Sendable {
 
             let (items, feed) = AsyncStream.makeStream(of: Item.self, bufferingPolicy: .bufferingOldest(2048))
             let forward = Task {
-                for await notice in notices { feed.yield(.notice(notice)) }
+                for await notice in notices {
+                    // Too far behind here as well: end, and let the client read the store again.
+                    guard case .enqueued = feed.yield(.notice(notice)) else { break }
+                }
                 feed.yield(.dropped)
+                feed.finish()
             }
             let ticks = Task {
                 while !Task.isCancelled {
@@ -81,9 +88,13 @@ struct PlanEventStream: Sendable {
                     let already = sent[stream, default: 0]
                     let end = offset + Int64(bytes.count)
                     guard end > already else { continue }
-                    let fresh = offset >= already ? bytes : Array(bytes.dropFirst(Int(already - offset)))
+                    // Bytes missing between what was sent and this chunk: end rather than show a
+                    // hole; the client reconnects and reads them from the store.
+                    guard offset <= already else { break loop }
+                    let fresh = offset == already ? bytes : Array(bytes.dropFirst(Int(already - offset)))
                     sent[stream] = end
-                    try await writer.write(Self.event("output", Self.output(stream, fresh)))
+                    let chunk = text.take(fresh, stream: stream)
+                    if !chunk.isEmpty { try await writer.write(Self.event("output", Self.output(stream, chunk))) }
                 case .notice(.result(_, let result, let error)):
                     try await writer.write(Self.event("result", Self.result(result, error)))
                 case .notice(.end(_, let status)):
@@ -97,6 +108,33 @@ struct PlanEventStream: Sendable {
         headers[.contentType] = "text/event-stream"
         headers[.cacheControl] = "no-cache"
         return Response(status: .ok, headers: headers, body: body)
+    }
+
+    /// Holds back the bytes of a character cut in two by a chunk boundary until the rest
+    /// arrives, so no `output` event carries half a UTF-8 character.
+    struct UTF8Joiner {
+        private var pending: [StandardStream: [UInt8]] = [:]
+
+        mutating func take(_ bytes: [UInt8], stream: StandardStream) -> [UInt8] {
+            let all = pending[stream, default: []] + bytes
+            let cut = Self.completePrefixLength(all)
+            pending[stream] = Array(all[cut...])
+            return Array(all[..<cut])
+        }
+
+        /// The length of the longest prefix that does not end inside a multi-byte character.
+        static func completePrefixLength(_ bytes: [UInt8]) -> Int {
+            var index = bytes.count
+            var continuation = 0
+            while index > 0, continuation < 4, bytes[index - 1] & 0xC0 == 0x80 {
+                index -= 1
+                continuation += 1
+            }
+            guard index > 0 else { return bytes.count }
+            let lead = bytes[index - 1]
+            let length = lead & 0xE0 == 0xC0 ? 2 : lead & 0xF0 == 0xE0 ? 3 : lead & 0xF8 == 0xF0 ? 4 : 1
+            return length > continuation + 1 ? index - 1 : bytes.count
+        }
     }
 
     private enum Item: Sendable {

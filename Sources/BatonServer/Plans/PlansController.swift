@@ -1,6 +1,7 @@
 import BatonCore
 import Foundation
 import Hummingbird
+import ServiceLifecycle
 
 /// `/api/v1/plans`: enqueue, list, read, wait for, cancel; output and steps (design §6).
 struct PlansController: Sendable {
@@ -45,10 +46,14 @@ struct PlansController: Sendable {
         if let unknown = members.first(where: { $0.key != "plans" }) {
             throw PlanValidationError(field: unknown.key, message: "is not a batch field; the body is {\"plans\": [plan, ...]}")
         }
+        let elements = try plans.elements()
+        guard elements.count <= 1000 else {
+            throw PlanValidationError(field: "plans", message: "a batch holds at most 1000 plans; got \(elements.count)")
+        }
         var specs: [PlanSpec] = []
         var issues: [PlanValidationError.Issue] = []
         // Every plan is checked, so one answer lists every problem of the batch.
-        for (index, element) in try plans.elements().enumerated() {
+        for (index, element) in elements.enumerated() {
             do {
                 let spec = try PlanSpec(request: element, field: "plans[\(index)].", triggeredBy: context.triggeredBy)
                 do {
@@ -89,7 +94,14 @@ struct PlansController: Sendable {
                 issues.append(.init(field: "label", message: "must be key:value, got \(label)"))
                 continue
             }
+            guard query.labels[String(parts[0])] == nil else {
+                issues.append(.init(field: "label", message: "label \(parts[0]) is given twice; a plan has one value per label"))
+                continue
+            }
             query.labels[String(parts[0])] = String(parts[1])
+        }
+        if query.labels.count > PlanSpec.Bounds.maxLabels {
+            issues.append(.init(field: "label", message: "at most \(PlanSpec.Bounds.maxLabels) label filters (a plan has no more labels)"))
         }
         query.nameContains = parameters.get("q")
         if let limit = parameters.get("limit") {
@@ -114,15 +126,15 @@ struct PlansController: Sendable {
 
     @Sendable func show(request: Request, context: BatonRequestContext) async throws -> Response {
         let id = try planID(context)
-        var plan = try await requirePlan(id)
-        if let wait = request.uri.queryParameters.get("wait") {
-            guard let seconds = Double(wait), seconds >= 0, seconds.isFinite else {
-                throw PlanValidationError(field: "wait", message: "must be a number of seconds (at most 300)")
-            }
-            let limit = min(Duration.seconds(seconds), configuration.maxWait)
-            plan = try await waitForEnd(of: plan, within: limit)
+        guard let wait = request.uri.queryParameters.get("wait") else {
+            return .json(try await requirePlan(id).responseJSON)
         }
-        return .json(plan.responseJSON)
+        guard let seconds = Double(wait), seconds >= 0, seconds.isFinite else {
+            throw PlanValidationError(field: "wait", message: "must be a number of seconds (at most 300)")
+        }
+        // Clamped as a number first: a huge value would not fit in a Duration.
+        let limit = Duration.seconds(min(seconds, configuration.maxWait.timeIntervalSeconds))
+        return .json(try await waitForEnd(of: id, within: limit).responseJSON)
     }
 
     @Sendable func cancel(request: Request, context: BatonRequestContext) async throws -> Response {
@@ -169,12 +181,14 @@ struct PlansController: Sendable {
         return plan
     }
 
-    /// Holds until the plan is terminal or `limit` passes. An `end` notice from this process
-    /// ends the wait at once; the store is checked every second for plans run by another node
-    /// (or when the subscription was dropped for falling behind).
-    private func waitForEnd(of plan: Plan, within limit: Duration) async throws -> Plan {
+    /// Holds until the plan is terminal or `limit` passes. The subscription comes before the
+    /// first read, so an end in between is not missed; an `end` notice from this process ends the
+    /// wait at once; the store is checked every few seconds for plans run by another node; and a
+    /// graceful shutdown ends the wait (with the plan as it is) so it never holds the server up.
+    private func waitForEnd(of id: Int64, within limit: Duration) async throws -> Plan {
+        let notices = bus.subscribe(planID: id, buffer: 1024)
+        let plan = try await requirePlan(id)
         guard !plan.status.isTerminal, limit > .zero else { return plan }
-        let notices = bus.subscribe(planID: plan.id, buffer: 1024)
         let store = store
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
@@ -183,15 +197,16 @@ struct PlansController: Sendable {
             }
             group.addTask {
                 while !Task.isCancelled {
-                    try? await Task.sleep(for: .seconds(1))
-                    if let current = try? await store.plan(plan.id), current.status.isTerminal { return }
+                    try? await Task.sleep(for: .seconds(3))
+                    if let current = try? await store.plan(id), current.status.isTerminal { return }
                 }
             }
             group.addTask { try? await Task.sleep(for: limit) }
+            group.addTask { try? await gracefulShutdown() }
             await group.next()
             group.cancelAll()
         }
-        return try await requirePlan(plan.id)
+        return try await requirePlan(id)
     }
 }
 
