@@ -64,6 +64,16 @@ struct JSONWriter {
         raw(key, object.finished)
     }
 
+    mutating func integers(_ key: String, _ values: [some BinaryInteger]) {
+        raw(key, "[" + values.map { String($0) }.joined(separator: ",") + "]")
+    }
+
+    /// The interpreter as health, status and restart show it, or `null`.
+    mutating func python(_ key: String, _ interpreter: PythonInterpreter?) {
+        guard let interpreter else { return null(key) }
+        object(key) { $0.string("path", interpreter.path); $0.string("version", interpreter.version) }
+    }
+
     mutating func array(_ key: String, _ items: [String]) {
         raw(key, "[" + items.joined(separator: ",") + "]")
     }

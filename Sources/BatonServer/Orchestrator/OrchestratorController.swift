@@ -22,7 +22,7 @@ struct OrchestratorController: Sendable {
     @Sendable func poll(request: Request, context: BatonRequestContext) async throws -> Response {
         let report = try await orchestrator.poll()
         var json = JSONWriter()
-        json.raw("claimed", "[" + report.claimed.map(String.init).joined(separator: ",") + "]")
+        json.integers("claimed", report.claimed)
         json.raw("queue", Self.queueJSON(report.queue))
         json.string("polled_at", Timestamp.format(report.polledAt))
         json.string("state", report.state.rawValue)
@@ -47,13 +47,9 @@ struct OrchestratorController: Sendable {
         let report = try await orchestrator.restart(mode)
         var json = JSONWriter()
         json.int("generation", report.generation)
-        json.raw("drained", "[" + report.drained.map(String.init).joined(separator: ",") + "]")
-        json.raw("requeued", "[" + report.requeued.map(String.init).joined(separator: ",") + "]")
-        if let python = report.python {
-            json.object("python") { $0.string("path", python.path); $0.string("version", python.version) }
-        } else {
-            json.null("python")
-        }
+        json.integers("drained", report.drained)
+        json.integers("requeued", report.requeued)
+        json.python("python", report.python)
         return .json(json.finished)
     }
 
@@ -105,14 +101,10 @@ extension OrchestratorStatus {
         json.object("workers") {
             $0.int("total", workersTotal)
             $0.int("busy", workersBusy)
-            $0.raw("running", "[" + runningPlanIDs.map(String.init).joined(separator: ",") + "]")
+            $0.integers("running", runningPlanIDs)
         }
         json.raw("queue", OrchestratorController.queueJSON(queue))
-        if let python {
-            json.object("python") { $0.string("path", python.path); $0.string("version", python.version) }
-        } else {
-            json.null("python")
-        }
+        json.python("python", python)
         return json.finished
     }
 }
