@@ -10,6 +10,8 @@ let package = Package(
         .package(name: "baton", path: ".."),
         .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2"),
         .package(url: "https://github.com/apple/swift-system", from: "1.5.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.30.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
     ],
     targets: [
         .executableTarget(
@@ -27,6 +29,16 @@ let package = Package(
         .executableTarget(
             name: "RunnerBenchmark",
             dependencies: ["BenchmarkSupport", .product(name: "BatonCore", package: "baton")]
+        ),
+        .executableTarget(
+            name: "HTTPBenchmark",
+            dependencies: [
+                "BenchmarkSupport",
+                .product(name: "BatonCore", package: "baton"),
+                .product(name: "BatonServer", package: "baton"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
         ),
         .executableTarget(
             name: "OrchestratorBenchmark",

@@ -34,6 +34,47 @@ struct RawJSON {
 
     var isNull: Bool { bytes.elementsEqual("null".utf8) }
 
+    /// The string this value holds, or `nil` if it is not a string. Strings without escapes —
+    /// nearly all — are read straight from the bytes.
+    var stringValue: String? {
+        guard kind == .string else { return nil }
+        let inner = bytes.dropFirst().dropLast()
+        guard inner.contains(UInt8(ascii: "\\")) else { return String(decoding: inner, as: UTF8.self) }
+        return try? JSONDecoderForStrings.decode(Array(bytes))
+    }
+
+    /// The whole number this value holds, or `nil` if it is not one that fits an `Int`
+    /// (`5.0` and `5e0` count, as JSON does not tell them from `5`).
+    var intValue: Int? {
+        guard kind == .number else { return nil }
+        if let plain = Int(String(decoding: bytes, as: UTF8.self)) { return plain }
+        guard let number = Double(String(decoding: bytes, as: UTF8.self)), number.rounded() == number,
+              number >= -9.0e18, number <= 9.0e18 else { return nil }
+        return Int(number)
+    }
+
+    /// The strings of an array of strings, or `nil` if it is something else.
+    var stringsValue: [String]? {
+        guard kind == .array, let elements = try? elements() else { return nil }
+        var strings: [String] = []
+        for element in elements {
+            guard let string = element.stringValue else { return nil }
+            strings.append(string)
+        }
+        return strings
+    }
+
+    /// The members of an object whose values are all strings, or `nil` if it is something else.
+    var stringMapValue: [String: String]? {
+        guard kind == .object, let members = try? members() else { return nil }
+        var map: [String: String] = [:]
+        for (key, value) in members {
+            guard let string = value.stringValue else { return nil }
+            map[key] = string
+        }
+        return map
+    }
+
     /// Parses `document`, which must hold exactly one value (whitespace around it allowed).
     init(document: [UInt8]) throws(SyntaxError) {
         // Invalid UTF-8 would reach a plan's input changed (as U+FFFD): refuse it instead.

@@ -29,19 +29,24 @@ extension PlanSpec {
             }
         }
 
-        func decode<T: Decodable>(_ type: T.Type, _ field: String, _ expected: String) -> T? {
+        /// The field read with `read`, `nil` when absent or null; a wrong type is an issue.
+        func decode<T>(_ read: (RawJSON) -> T?, _ field: String, _ expected: String) -> T? {
             guard let raw = fields[field], !raw.isNull else { return nil }
-            guard let value = try? JSONDecoder().decode(T.self, from: Data(raw.bytes)) else {
+            guard let value = read(raw) else {
                 fail(field, "must be \(expected)")
                 return nil
             }
             return value
         }
+        let string: (RawJSON) -> String? = { $0.stringValue }
+        let int: (RawJSON) -> Int? = { $0.intValue }
+        let strings: (RawJSON) -> [String]? = { $0.stringsValue }
+        let map: (RawJSON) -> [String: String]? = { $0.stringMapValue }
 
         let entries: [(String, String?)] = [
-            ("script", decode(String.self, "script", "a string: a .py path relative to the workspace")),
-            ("module", decode(String.self, "module", "a string: a dotted module name")),
-            ("code", decode(String.self, "code", "a string of Python source")),
+            ("script", decode(string, "script", "a string: a .py path relative to the workspace")),
+            ("module", decode(string, "module", "a string: a dotted module name")),
+            ("code", decode(string, "code", "a string of Python source")),
         ]
         let given = entries.filter { $0.1 != nil }
         var entryPoint: EntryPoint = .code("")
@@ -58,16 +63,16 @@ extension PlanSpec {
         }
 
         var spec = PlanSpec(entryPoint: entryPoint, triggeredBy: triggeredBy)
-        spec.name = decode(String.self, "name", "a string")
-        spec.args = decode([String].self, "args", "an array of strings") ?? []
+        spec.name = decode(string, "name", "a string")
+        spec.args = decode(strings, "args", "an array of strings") ?? []
         if let input = fields["input"] { spec.input = JSONText(unchecked: input.text) }
-        spec.priority = decode(Int.self, "priority", "a whole number from 0 (most urgent) to 9") ?? PlanSpec.defaultPriority
-        spec.timeoutSeconds = decode(Int.self, "timeout_seconds", "a whole number of seconds")
-        spec.maxAttempts = decode(Int.self, "max_attempts", "a whole number, 1 or more") ?? 1
-        spec.env = decode([String: String].self, "env", "an object of string values") ?? [:]
-        spec.labels = decode([String: String].self, "labels", "an object of string values") ?? [:]
-        spec.idempotencyKey = decode(String.self, "idempotency_key", "a string")
-        if let text = decode(String.self, "run_after", "an RFC 3339 timestamp string") {
+        spec.priority = decode(int, "priority", "a whole number from 0 (most urgent) to 9") ?? PlanSpec.defaultPriority
+        spec.timeoutSeconds = decode(int, "timeout_seconds", "a whole number of seconds")
+        spec.maxAttempts = decode(int, "max_attempts", "a whole number, 1 or more") ?? 1
+        spec.env = decode(map, "env", "an object of string values") ?? [:]
+        spec.labels = decode(map, "labels", "an object of string values") ?? [:]
+        spec.idempotencyKey = decode(string, "idempotency_key", "a string")
+        if let text = decode(string, "run_after", "an RFC 3339 timestamp string") {
             if let date = Timestamp.parse(text) {
                 spec.runAfter = date
             } else {
