@@ -22,9 +22,10 @@ import Testing
     }
 
     @Test func aRunningPlanKeepsItsLeaseThroughHeartbeats() async throws {
-        try await OrchestratorFixture.with(workers: 1, pollInterval: .milliseconds(200), lease: .milliseconds(600)) { fixture in
-            // Runs for several lease lengths; without heartbeats it would be recovered and rerun.
-            let plan = try await fixture.enqueue(PlanSpec(entryPoint: .code("import time\ntime.sleep(2)\nprint('done')")))
+        try await OrchestratorFixture.with(workers: 1, pollInterval: .milliseconds(200), lease: .seconds(3)) { fixture in
+            // Runs longer than its lease; without heartbeats it would be recovered and rerun. Heartbeats
+            // come every half second, so a loaded machine delaying one or two does not matter.
+            let plan = try await fixture.enqueue(PlanSpec(entryPoint: .code("import time\ntime.sleep(5)\nprint('done')")))
             let finished = await fixture.waitFor(plan.id, .succeeded)
             #expect(finished?.attempt == 1)
             #expect(finished?.recoveries == 0)
