@@ -28,13 +28,13 @@ public func buildApplication(
     }
     let (viewer, producer, admin) = (requiring(.viewer), requiring(.producer), requiring(.admin))
 
-    HealthController(store: store, orchestrator: orchestrator).addRoutes(to: api)
+    HealthController(orchestrator: orchestrator).addRoutes(to: api)
     PlansController(store: store, orchestrator: orchestrator, bus: eventBus, metrics: metrics.metrics, configuration: configuration)
         .addRoutes(viewer: viewer, producer: producer)
     OrchestratorController(orchestrator: orchestrator, configuration: configuration)
         .addRoutes(viewer: viewer, producer: producer, admin: admin)
     TokensController(tokens: tokens, configuration: configuration).addRoutes(admin: admin)
-    MetricsController(store: store, orchestrator: orchestrator, serverMetrics: metrics).addRoutes(root: router, viewer: viewer)
+    MetricsController(store: store, serverMetrics: metrics).addRoutes(root: router, viewer: viewer)
     allowedMethods.learn(from: router)
     return Application(
         router: router,

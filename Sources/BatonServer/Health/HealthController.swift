@@ -5,7 +5,7 @@ import Hummingbird
 /// `GET /api/v1/health`: 200 when the database answers and the orchestrator runs; 503 naming
 /// the failing part otherwise. No token needed.
 struct HealthController: Sendable {
-    let store: any PlanStore
+    /// Its status answers only if the database does, so one call checks both.
     let orchestrator: Orchestrator
 
     func addRoutes(to group: RouterGroup<BatonRequestContext>) {

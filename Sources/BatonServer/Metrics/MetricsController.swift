@@ -19,7 +19,6 @@ public struct ServerMetrics: Sendable {
 /// `GET /metrics` (Prometheus text, no token) and `GET /api/v1/metrics` (a JSON summary).
 struct MetricsController: Sendable {
     let store: any PlanStore
-    let orchestrator: Orchestrator
     let serverMetrics: ServerMetrics
 
     func addRoutes(root: Router<BatonRequestContext>, viewer: RouterGroup<BatonRequestContext>) {
