@@ -4,7 +4,8 @@ import Logging
 
 /// The HTTP API of Baton (design §6) over `store` and `orchestrator`. `baton serve` runs it in a
 /// `ServiceGroup` with the store and the orchestrator; tests drive it with Hummingbird's test
-/// client.
+/// client. `onListening` is called with the port once the server accepts connections (the one
+/// it picked, when configured with port 0).
 ///
 /// Routes are grouped by the role they need, so who may call what reads in one place:
 /// health and the Prometheus `/metrics` need no token; reading needs `viewer`; enqueueing, cancelling and polling need
@@ -16,7 +17,8 @@ public func buildApplication(
     orchestrator: Orchestrator,
     eventBus: EventBus,
     metrics: ServerMetrics,
-    logger: Logger = Logger(label: "baton.http")
+    logger: Logger = Logger(label: "baton.http"),
+    onListening: @escaping @Sendable (_ port: Int) async -> Void = { _ in }
 ) -> some ApplicationProtocol {
     let router = Router(context: BatonRequestContext.self)
     let allowedMethods = AllowedMethods()
@@ -39,6 +41,7 @@ public func buildApplication(
     return Application(
         router: router,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "Baton"),
+        onServerRunning: { channel in await onListening(channel.localAddress?.port ?? configuration.port) },
         logger: logger
     )
 }

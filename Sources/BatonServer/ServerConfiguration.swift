@@ -8,7 +8,7 @@ public struct ServerConfiguration: Sendable {
     public var port = 8080
     /// The largest request body accepted (`--max-body-bytes`); larger is 413.
     public var maxBodyBytes = 1 << 20
-    /// The longest `?wait=` a plan request may hold.
+    /// The longest `?wait=` a plan request may hold (`--max-wait`); a longer one is clamped.
     public var maxWait: Duration = .seconds(300)
 
     public init() {}

@@ -11,7 +11,8 @@ struct Serve: AsyncParsableCommand {
         abstract: "Run Baton: the HTTP API, the orchestrator and the plan store.",
         discussion: """
             Every setting can also come from the environment, as BATON_ and the flag's name in \
-            upper snake case (BATON_DATA_DIR, BATON_PORT, ...); a flag wins over the environment. \
+            upper snake case (BATON_DATA_DIR, BATON_PORT, ...), or from a --config file of such \
+            lines. A flag wins over the environment, which wins over the file. \
             On the first start the server creates an admin token, prints it once and writes it to \
             <data-dir>/admin.token (readable by its owner only). SIGTERM or SIGINT stops it \
             gracefully: running plans get the drain timeout, then go back to the queue.
@@ -42,17 +43,28 @@ struct Serve: AsyncParsableCommand {
     var maxOutputBytes: Int?
     @Option(help: ArgumentHelp("The largest request body accepted. [default: 1048576]", valueName: "bytes"))
     var maxBodyBytes: Int?
+    @Option(help: ArgumentHelp("The longest a GET /plans/{id}?wait= request may hold; keep it under any proxy's timeout. [default: 300]", valueName: "seconds"))
+    var maxWait: Int?
     @Option(help: "normal (survives a crash of the process) or full (also power loss; slower). [default: normal]")
     var synchronous: String?
     @Option(help: "trace, debug, info, notice, warning, error or critical. [default: info]")
     var logLevel: String?
+    @Option(help: "text (for people) or json (one object per line, for log collectors). [default: text]")
+    var logFormat: String?
+    @Option(help: ArgumentHelp("A file of BATON_NAME=value lines (an environment file) with any of these settings; flags and the environment win over it. [env: BATON_CONFIG]", valueName: "path"))
+    var config: String?
 
     func run() async throws {
         let settings = try Settings(self)
         LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = settings.logLevel
-            return handler
+            switch settings.logFormat {
+            case .text:
+                var handler = StreamLogHandler.standardError(label: label)
+                handler.logLevel = settings.logLevel
+                return handler
+            case .json:
+                return JSONLogHandler(label: label, logLevel: settings.logLevel)
+            }
         }
         let logger = Logger(label: "baton")
 
@@ -94,12 +106,18 @@ struct Serve: AsyncParsableCommand {
         server.host = settings.host
         server.port = settings.port
         server.maxBodyBytes = settings.maxBodyBytes
+        server.maxWait = .seconds(settings.maxWait)
+        let workers = settings.workers
+        let dataDir = settings.dataDir
+        let host = settings.host.contains(":") ? "[\(settings.host)]" : settings.host
         let app = buildApplication(configuration: server, store: store, tokens: store, orchestrator: orchestrator,
-                                   eventBus: bus, metrics: metrics, logger: Logger(label: "baton.http"))
-        logger.info("Baton starting", metadata: [
-            "address": "http://\(settings.host):\(settings.port)", "data_dir": "\(settings.dataDir)", "workers": "\(settings.workers)",
-            "python": "\(interpreter.path) (\(interpreter.version))", "workspace": "\(workspace)", "admin_token_file": "\(tokenFile)",
-        ])
+                                   eventBus: bus, metrics: metrics, logger: Logger(label: "baton.http")) { port in
+            // The one start-up line: everything needed to reach and find this server.
+            logger.info("Baton listening on http://\(host):\(port)", metadata: [
+                "data_dir": "\(dataDir)", "workers": "\(workers)", "python": "\(interpreter.path) (\(interpreter.version))",
+                "workspace": "\(workspace)", "admin_token_file": "\(tokenFile)",
+            ])
+        }
         // The store first, so it is closed last.
         let group = ServiceGroup(configuration: .init(
             services: [PlanStoreService(store: store, logger: Logger(label: "baton.store")), orchestrator, app],
@@ -107,87 +125,5 @@ struct Serve: AsyncParsableCommand {
             logger: logger
         ))
         try await group.run()
-    }
-}
-
-/// The settings of `baton serve`: flag, else `BATON_*` environment variable, else default,
-/// each checked with a message naming the setting to fix.
-struct Settings {
-    let dataDir: String
-    let host: String
-    let port: Int
-    let workers: Int
-    let pollInterval: Double
-    let lease: Double
-    let python: String?
-    let workspace: String
-    let helperDirectory: String?
-    let defaultTimeout: Int
-    let maxTimeout: Int
-    let maxOutputBytes: Int
-    let maxBodyBytes: Int
-    let synchronous: SQLiteSynchronous
-    let logLevel: Logger.Level
-
-    init(_ flags: Serve, environment: [String: String] = ProcessInfo.processInfo.environment) throws {
-        func value<T>(_ flag: T?, _ name: String, _ parse: (String) -> T?) throws -> T? {
-            if let flag { return flag }
-            let variable = "BATON_" + name.uppercased().replacingOccurrences(of: "-", with: "_")
-            guard let text = environment[variable], !text.isEmpty else { return nil }
-            guard let parsed = parse(text) else { throw ValidationError("\(variable)=\(text) is not a valid value for --\(name)") }
-            return parsed
-        }
-        func check(_ condition: Bool, _ message: String) throws {
-            if !condition { throw ValidationError(message) }
-        }
-        let cwd = FileManager.default.currentDirectoryPath
-        dataDir = try value(flags.dataDir, "data-dir", { $0 }) ?? cwd + "/.baton"
-        host = try value(flags.host, "host", { $0 }) ?? "127.0.0.1"
-        port = try value(flags.port, "port", Int.init) ?? 8080
-        try check((0...65535).contains(port), "--port must be from 0 to 65535; got \(port)")
-        workers = try value(flags.workers, "workers", Int.init) ?? ProcessInfo.processInfo.activeProcessorCount
-        try check(workers >= 1, "--workers must be at least 1; got \(workers)")
-        try check(workers <= 1024, "--workers must be at most 1024; got \(workers)")
-        pollInterval = try value(flags.pollInterval, "poll-interval", Double.init) ?? 5
-        try check(pollInterval.isFinite && (0.1...3600).contains(pollInterval), "--poll-interval must be from 0.1 to 3600 seconds; got \(pollInterval)")
-        lease = try value(flags.lease, "lease", Double.init) ?? 60
-        try check(lease.isFinite && (3...86_400).contains(lease), "--lease must be from 3 to 86400 seconds; got \(lease)")
-        python = try value(flags.python, "python", { $0 })
-        workspace = try value(flags.workspace, "workspace", { $0 }) ?? cwd
-        var isDirectory: ObjCBool = false
-        try check(FileManager.default.fileExists(atPath: workspace, isDirectory: &isDirectory) && isDirectory.boolValue,
-                  "--workspace \(workspace) is not a directory")
-        defaultTimeout = try value(flags.defaultTimeout, "default-timeout", Int.init) ?? 60
-        maxTimeout = try value(flags.maxTimeout, "max-timeout", Int.init) ?? 3600
-        try check(defaultTimeout > 0, "--default-timeout must be more than 0; got \(defaultTimeout)")
-        try check(maxTimeout >= defaultTimeout, "--max-timeout (\(maxTimeout)) must be at least --default-timeout (\(defaultTimeout))")
-        try check(maxTimeout <= 7 * 86_400, "--max-timeout must be at most 604800 seconds (7 days); got \(maxTimeout)")
-        maxOutputBytes = try value(flags.maxOutputBytes, "max-output-bytes", Int.init) ?? 1 << 20
-        try check((1024...(256 << 20)).contains(maxOutputBytes), "--max-output-bytes must be from 1024 to 268435456; got \(maxOutputBytes)")
-        maxBodyBytes = try value(flags.maxBodyBytes, "max-body-bytes", Int.init) ?? 1 << 20
-        try check((1024...(64 << 20)).contains(maxBodyBytes), "--max-body-bytes must be from 1024 to 67108864; got \(maxBodyBytes)")
-        let mode = try value(flags.synchronous, "synchronous", { $0 }) ?? "normal"
-        guard let synchronous = SQLiteSynchronous(rawValue: mode) else { throw ValidationError("--synchronous must be normal or full; got \(mode)") }
-        self.synchronous = synchronous
-        let level = try value(flags.logLevel, "log-level", { $0 }) ?? "info"
-        guard let logLevel = Logger.Level(rawValue: level) else {
-            throw ValidationError("--log-level must be one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")); got \(level)")
-        }
-        self.logLevel = logLevel
-        helperDirectory = Self.helperDirectory(environment: environment, workspace: workspace)
-    }
-
-    /// Where `baton_plan.py` is: `BATON_HELPER_DIR`, else a `python/` folder beside the
-    /// executable's package (a checkout), else one in the workspace.
-    static func helperDirectory(environment: [String: String], workspace: String) -> String? {
-        if let configured = environment["BATON_HELPER_DIR"] { return configured }
-        var directory = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
-        for _ in 0..<5 {
-            let candidate = directory.appendingPathComponent("python")
-            if FileManager.default.fileExists(atPath: candidate.appendingPathComponent("baton_plan.py").path) { return candidate.path }
-            directory.deleteLastPathComponent()
-        }
-        let inWorkspace = workspace + "/python"
-        return FileManager.default.fileExists(atPath: inWorkspace + "/baton_plan.py") ? inWorkspace : nil
     }
 }

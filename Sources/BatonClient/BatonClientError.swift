@@ -1,0 +1,60 @@
+import Foundation
+
+/// Why a call to the Baton server did not give an answer. Each message says what to do.
+public enum BatonClientError: Error, Sendable, CustomStringConvertible {
+    /// No connection: the server is down, the address is wrong, or it did not answer in time.
+    case unreachable(server: String, reason: String)
+    /// The server answered with an error (RFC 9457 problem).
+    case rejected(APIProblem)
+    /// The server's answer was not what this client understands.
+    case unexpectedResponse(String)
+
+    public var description: String {
+        switch self {
+        case .unreachable(let server, let reason):
+            "cannot reach the Baton server at \(server): \(reason). Is `baton serve` running there? "
+                + "Set the address with --server or BATON_SERVER."
+        case .rejected(let problem):
+            problem.description
+        case .unexpectedResponse(let detail):
+            "unexpected answer from the server: \(detail)"
+        }
+    }
+
+    /// The HTTP status of a rejection, if that is what this is.
+    public var status: Int? {
+        if case .rejected(let problem) = self { return problem.status }
+        return nil
+    }
+}
+
+/// An error answer of the API: `application/problem+json` (design §6).
+public struct APIProblem: Decodable, Sendable, CustomStringConvertible {
+    /// One invalid field of a 422 answer.
+    public struct FieldIssue: Decodable, Sendable {
+        public let field: String
+        public let message: String
+    }
+
+    public let status: Int
+    public let title: String
+    public let detail: String?
+    public let errors: [FieldIssue]?
+
+    public init(status: Int, title: String, detail: String? = nil, errors: [FieldIssue]? = nil) {
+        self.status = status
+        self.title = title
+        self.detail = detail
+        self.errors = errors
+    }
+
+    public var description: String {
+        var text = switch status {
+        case 401: "unauthorized (401): \(detail ?? title). Pass a token with --token or BATON_TOKEN."
+        case 403: "forbidden (403): \(detail ?? title)"
+        default: "\(title.lowercased()) (\(status))" + (detail.map { ": \($0)" } ?? "")
+        }
+        for issue in errors ?? [] { text += "\n  \(issue.field): \(issue.message)" }
+        return text
+    }
+}

@@ -1,0 +1,57 @@
+import BatonClient
+import Foundation
+
+/// How plans and times read in the CLI's human output.
+enum Formatting {
+    /// `850ms`, `12.3s`, `4m05s`, `2h10m`.
+    static func duration(milliseconds: Int64) -> String {
+        switch milliseconds {
+        case ..<1000: return "\(milliseconds)ms"
+        case ..<60_000: return String(format: "%.1fs", Double(milliseconds) / 1000)
+        case ..<3_600_000: return String(format: "%dm%02ds", milliseconds / 60_000, milliseconds / 1000 % 60)
+        default: return String(format: "%dh%02dm", milliseconds / 3_600_000, milliseconds / 60_000 % 60)
+        }
+    }
+
+    /// The one line that says how a plan ended (or where it is).
+    static func summary(_ plan: PlanResource) -> String {
+        var parts = ["plan \(plan.id) \(plan.status.replacingOccurrences(of: "_", with: " "))"]
+        if let took = plan.durationMs { parts.append("in \(duration(milliseconds: took))") }
+        if let code = plan.exitCode { parts.append("(exit code \(code))") } else if let signal = plan.signal { parts.append("(signal \(signal))") }
+        var line = parts.joined(separator: " ")
+        if let error = plan.error { line += ": \(error.kind): \(error.message)" }
+        if plan.attempt > 1 { line += " [attempt \(plan.attempt) of \(plan.maxAttempts)]" }
+        return line
+    }
+
+    /// Rows as aligned columns, the first row being the header.
+    static func table(_ rows: [[String]]) -> String {
+        guard let first = rows.first else { return "" }
+        let widths = (0..<first.count).map { column in rows.map { $0[column].count }.max() ?? 0 }
+        return rows.map { row in
+            row.enumerated().map { index, cell in
+                index == row.count - 1 ? cell : cell.padding(toLength: widths[index], withPad: " ", startingAt: 0)
+            }.joined(separator: "  ")
+        }.joined(separator: "\n")
+    }
+
+    /// Prints the exact JSON the server answered, for `--json`.
+    static func printJSON(_ body: Data) {
+        FileHandle.standardOutput.write(body)
+        FileHandle.standardOutput.write(Data("\n".utf8))
+    }
+}
+
+/// Reads `30s`, `10m`, `2h`, `7d` (or plain seconds) as a number of seconds.
+struct DurationText {
+    let seconds: Double
+
+    init?(_ text: String) {
+        let units: [Character: Double] = ["s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800]
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        guard let last = trimmed.last else { return nil }
+        let (number, unit) = units[last].map { (trimmed.dropLast(), $0) } ?? (Substring(trimmed), 1)
+        guard let value = Double(number), value.isFinite, value >= 0 else { return nil }
+        seconds = value * unit
+    }
+}

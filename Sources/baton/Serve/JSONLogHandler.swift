@@ -1,0 +1,36 @@
+import Foundation
+import Logging
+
+/// Writes each log record as one JSON object per line on stderr (`--log-format json`), for log
+/// collectors: `ts`, `level`, `logger`, `message`, and the metadata as string fields.
+struct JSONLogHandler: LogHandler {
+    let label: String
+    var logLevel: Logger.Level = .info
+    var metadata: Logger.Metadata = [:]
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(level: Logger.Level, message: Logger.Message, metadata explicit: Logger.Metadata?,
+             source: String, file: String, function: String, line: UInt) {
+        var record: [String: String] = [:]
+        for (key, value) in metadata.merging(explicit ?? [:], uniquingKeysWith: { $1 }) {
+            record[key] = "\(value)"
+        }
+        record["ts"] = Self.timestamp()
+        record["level"] = level.rawValue
+        record["logger"] = label
+        record["message"] = "\(message)"
+        guard var json = try? JSONSerialization.data(withJSONObject: record, options: [.sortedKeys, .withoutEscapingSlashes]) else { return }
+        json.append(UInt8(ascii: "\n"))
+        FileHandle.standardError.write(json)
+    }
+
+    private static func timestamp() -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return formatter.string(from: Date())
+    }
+}

@@ -1,0 +1,115 @@
+import ArgumentParser
+import BatonCore
+import Foundation
+import Logging
+
+/// The settings of `baton serve` (design §8): flag, else `BATON_*` environment variable, else
+/// config file, else default; each checked with a message naming the setting to fix.
+struct Settings {
+    /// How log lines are written.
+    enum LogFormat: String {
+        case text, json
+    }
+
+    /// The flag names of the settings; the environment variable of each is `BATON_` + the name in
+    /// upper snake case.
+    static let names = [
+        "data-dir", "host", "port", "workers", "poll-interval", "lease", "python", "workspace", "default-timeout",
+        "max-timeout", "max-output-bytes", "max-body-bytes", "max-wait", "synchronous", "log-level", "log-format",
+    ]
+
+    static func variable(_ name: String) -> String {
+        "BATON_" + name.uppercased().replacingOccurrences(of: "-", with: "_")
+    }
+
+    let dataDir: String
+    let host: String
+    let port: Int
+    let workers: Int
+    let pollInterval: Double
+    let lease: Double
+    let python: String?
+    let workspace: String
+    let helperDirectory: String?
+    let defaultTimeout: Int
+    let maxTimeout: Int
+    let maxOutputBytes: Int
+    let maxBodyBytes: Int
+    let maxWait: Int
+    let synchronous: SQLiteSynchronous
+    let logLevel: Logger.Level
+    let logFormat: LogFormat
+
+    init(_ flags: Serve, environment: [String: String] = ProcessInfo.processInfo.environment) throws {
+        let configPath = flags.config ?? environment["BATON_CONFIG"].flatMap { $0.isEmpty ? nil : $0 }
+        let file = try configPath.map {
+            try ConfigFile(path: $0, knownNames: Set(Self.names.map(Self.variable) + ["BATON_HELPER_DIR"])).values
+        } ?? [:]
+        let environment = file.merging(environment.filter { !$0.value.isEmpty }, uniquingKeysWith: { $1 })
+        func value<T>(_ flag: T?, _ name: String, _ parse: (String) -> T?) throws -> T? {
+            if let flag { return flag }
+            let variable = Self.variable(name)
+            guard let text = environment[variable], !text.isEmpty else { return nil }
+            let origin = file[variable] == text && configPath != nil ? " (in \(configPath!))" : ""
+            guard let parsed = parse(text) else { throw ValidationError("\(variable)=\(text)\(origin) is not a valid value for --\(name)") }
+            return parsed
+        }
+        func check(_ condition: Bool, _ message: String) throws {
+            if !condition { throw ValidationError(message) }
+        }
+        let cwd = FileManager.default.currentDirectoryPath
+        dataDir = try value(flags.dataDir, "data-dir", { $0 }) ?? cwd + "/.baton"
+        host = try value(flags.host, "host", { $0 }) ?? "127.0.0.1"
+        port = try value(flags.port, "port", Int.init) ?? 8080
+        try check((0...65535).contains(port), "--port must be from 0 to 65535; got \(port)")
+        workers = try value(flags.workers, "workers", Int.init) ?? ProcessInfo.processInfo.activeProcessorCount
+        try check(workers >= 1, "--workers must be at least 1; got \(workers)")
+        try check(workers <= 1024, "--workers must be at most 1024; got \(workers)")
+        pollInterval = try value(flags.pollInterval, "poll-interval", Double.init) ?? 5
+        try check(pollInterval.isFinite && (0.1...3600).contains(pollInterval), "--poll-interval must be from 0.1 to 3600 seconds; got \(pollInterval)")
+        lease = try value(flags.lease, "lease", Double.init) ?? 60
+        try check(lease.isFinite && (3...86_400).contains(lease), "--lease must be from 3 to 86400 seconds; got \(lease)")
+        python = try value(flags.python, "python", { $0 })
+        workspace = try value(flags.workspace, "workspace", { $0 }) ?? cwd
+        var isDirectory: ObjCBool = false
+        try check(FileManager.default.fileExists(atPath: workspace, isDirectory: &isDirectory) && isDirectory.boolValue,
+                  "--workspace \(workspace) is not a directory")
+        defaultTimeout = try value(flags.defaultTimeout, "default-timeout", Int.init) ?? 60
+        maxTimeout = try value(flags.maxTimeout, "max-timeout", Int.init) ?? 3600
+        try check(defaultTimeout > 0, "--default-timeout must be more than 0; got \(defaultTimeout)")
+        try check(maxTimeout >= defaultTimeout, "--max-timeout (\(maxTimeout)) must be at least --default-timeout (\(defaultTimeout))")
+        try check(maxTimeout <= 7 * 86_400, "--max-timeout must be at most 604800 seconds (7 days); got \(maxTimeout)")
+        maxOutputBytes = try value(flags.maxOutputBytes, "max-output-bytes", Int.init) ?? 1 << 20
+        try check((1024...(256 << 20)).contains(maxOutputBytes), "--max-output-bytes must be from 1024 to 268435456; got \(maxOutputBytes)")
+        maxBodyBytes = try value(flags.maxBodyBytes, "max-body-bytes", Int.init) ?? 1 << 20
+        try check((1024...(64 << 20)).contains(maxBodyBytes), "--max-body-bytes must be from 1024 to 67108864; got \(maxBodyBytes)")
+        maxWait = try value(flags.maxWait, "max-wait", Int.init) ?? 300
+        try check((0...300).contains(maxWait), "--max-wait must be from 0 to 300 seconds; got \(maxWait)")
+        let mode = try value(flags.synchronous, "synchronous", { $0 }) ?? "normal"
+        guard let synchronous = SQLiteSynchronous(rawValue: mode) else { throw ValidationError("--synchronous must be normal or full; got \(mode)") }
+        self.synchronous = synchronous
+        let level = try value(flags.logLevel, "log-level", { $0 }) ?? "info"
+        guard let logLevel = Logger.Level(rawValue: level) else {
+            throw ValidationError("--log-level must be one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")); got \(level)")
+        }
+        self.logLevel = logLevel
+        let format = try value(flags.logFormat, "log-format", { $0 }) ?? "text"
+        guard let logFormat = LogFormat(rawValue: format) else { throw ValidationError("--log-format must be text or json; got \(format)") }
+        self.logFormat = logFormat
+        helperDirectory = Self.helperDirectory(environment: environment, workspace: workspace)
+    }
+
+    /// Where `baton_plan.py` is: `BATON_HELPER_DIR`, else a `python/` folder beside the
+    /// executable's package (a checkout), else one in the workspace.
+    static func helperDirectory(environment: [String: String], workspace: String) -> String? {
+        if let configured = environment["BATON_HELPER_DIR"] { return configured }
+        var directory = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+        for _ in 0..<5 {
+            let candidate = directory.appendingPathComponent("python")
+            if FileManager.default.fileExists(atPath: candidate.appendingPathComponent("baton_plan.py").path) { return candidate.path }
+            directory.deleteLastPathComponent()
+        }
+        let inWorkspace = workspace + "/python"
+        return FileManager.default.fileExists(atPath: inWorkspace + "/baton_plan.py") ? inWorkspace : nil
+    }
+}

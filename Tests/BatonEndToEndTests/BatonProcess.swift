@@ -1,0 +1,157 @@
+import BatonClient
+import Foundation
+import Subprocess
+import SystemPackage
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The built `baton` executable: next to the test bundle, where `swift build` and `swift test`
+/// put it, unless `BATON_BINARY` names another.
+enum BatonBinary {
+    static let path: String = {
+        if let configured = ProcessInfo.processInfo.environment["BATON_BINARY"] { return configured }
+        let testExecutable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        var directory = testExecutable.deletingLastPathComponent()
+        // On Linux the tests run from `<build>/<name>.xctest`; elsewhere from inside a bundle.
+        for _ in 0..<4 {
+            let candidate = directory.appendingPathComponent("baton").path
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+            directory.deleteLastPathComponent()
+        }
+        return "baton-not-built: run `swift build` first"
+    }()
+}
+
+/// What a `baton` command did.
+struct CommandResult: CustomStringConvertible {
+    let status: Int32
+    let stdout: String
+    let stderr: String
+
+    var description: String { "exit \(status)\n--- stdout\n\(stdout)\n--- stderr\n\(stderr)" }
+
+    /// stdout as a JSON object.
+    var object: [String: Any] {
+        (try? JSONSerialization.jsonObject(with: Data(stdout.utf8))) as? [String: Any] ?? [:]
+    }
+}
+
+/// Runs `baton` with `arguments` and waits for it. The caller's BATON_* variables are removed
+/// first, so only `environment` configures it.
+func baton(_ arguments: [String], environment: [String: String] = [:], input: String? = nil) async throws -> CommandResult {
+    var updates: [Environment.Key: String?] = [:]
+    for name in ["BATON_SERVER", "BATON_TOKEN", "BATON_DATA_DIR", "BATON_CONFIG"] { updates[Environment.Key(rawValue: name)!] = nil }
+    for (name, value) in environment { updates[Environment.Key(rawValue: name)!] = value }
+    let result = try await Subprocess.run(
+        .path(FilePath(BatonBinary.path)),
+        arguments: Arguments(arguments),
+        environment: .inherit.updating(updates),
+        input: .string(input ?? ""),
+        output: .string(limit: 16 << 20),
+        error: .string(limit: 16 << 20)
+    )
+    let status: Int32 = switch result.terminationStatus {
+    case .exited(let code): code
+    case .signaled(let signal): 128 + signal
+    }
+    return CommandResult(status: status, stdout: result.standardOutput ?? "", stderr: result.standardError ?? "")
+}
+
+/// A `baton serve` process on a free loopback port, with its log in a file.
+struct ServerProcess: Sendable {
+    let url: String
+    let dataDir: String
+    let logPath: String
+    let processID: pid_t
+
+    /// The admin token the server wrote on its first start.
+    var adminToken: String {
+        (try? String(contentsOfFile: dataDir + "/admin.token", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+    }
+
+    /// The environment that points client commands at this server with `token`.
+    func environment(token: String? = nil) -> [String: String] {
+        ["BATON_SERVER": url, "BATON_TOKEN": token ?? adminToken]
+    }
+
+    /// A client library connection, to compare the CLI with the API.
+    var client: BatonClient { BatonClient(server: URL(string: url)!, token: adminToken) }
+
+    var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
+
+    func send(_ signal: Int32) {
+        kill(processID, signal)
+    }
+
+    /// Starts `baton serve` on `dataDir`, runs `body` while it serves, then stops it with
+    /// SIGTERM (if `body` has not killed it) and waits for it to exit; returns how it exited.
+    @discardableResult
+    static func with(
+        dataDir: String, workspace: String, arguments: [String] = [],
+        _ body: (ServerProcess) async throws -> Void
+    ) async throws -> TerminationStatus {
+        let logPath = dataDir + ".log"
+        FileManager.default.createFile(atPath: logPath, contents: nil)
+        let log = try FileDescriptor.open(FilePath(logPath), .writeOnly, options: [.append])
+        let result = try await Subprocess.run(
+            .path(FilePath(BatonBinary.path)),
+            arguments: Arguments(["serve", "--data-dir", dataDir, "--workspace", workspace, "--port", "0", "--poll-interval", "1"] + arguments),
+            environment: .inherit.updating([Environment.Key(rawValue: "BATON_CONFIG")!: nil]),
+            input: .none,
+            output: .fileDescriptor(log, closeAfterSpawningProcess: false),
+            error: .fileDescriptor(log, closeAfterSpawningProcess: true)
+        ) { execution in
+            let processID = execution.processIdentifier.value
+            defer { kill(processID, SIGTERM) }
+            var url: String?
+            let listening = try await eventually(within: .seconds(60)) {
+                url = Self.listeningAddress(in: (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "")
+                return url != nil
+            }
+            let log = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
+            try #require(listening, "baton serve did not start listening:\n\(log)")
+            try await body(ServerProcess(url: url!, dataDir: dataDir, logPath: logPath, processID: processID))
+        }
+        return result.terminationStatus
+    }
+
+    /// The address in the start-up line `Baton listening on http://127.0.0.1:PORT`.
+    static func listeningAddress(in log: String) -> String? {
+        guard let range = log.range(of: "Baton listening on ") else { return nil }
+        return log[range.upperBound...].prefix { !$0.isWhitespace }.description
+    }
+}
+
+/// A fresh directory for one test: a data directory path and a workspace with the example plans.
+struct TestDirectory {
+    let root: String
+    var dataDir: String { root + "/data" }
+    var workspace: String { root + "/workspace" }
+
+    init() throws {
+        root = FileManager.default.temporaryDirectory.appendingPathComponent("baton-e2e-\(UUID().uuidString.prefix(8))").path
+        try FileManager.default.createDirectory(atPath: workspace, withIntermediateDirectories: true)
+    }
+
+    /// Writes a script into the workspace.
+    func write(script name: String, _ source: String) throws {
+        try source.write(toFile: workspace + "/" + name, atomically: true, encoding: .utf8)
+    }
+
+    func remove() {
+        try? FileManager.default.removeItem(atPath: root)
+    }
+}
+
+/// Polls `condition` until it holds or the deadline passes (a safety limit, not a timing test).
+func eventually(within deadline: Duration = .seconds(30), _ condition: () async throws -> Bool) async rethrows -> Bool {
+    let end = ContinuousClock.now + deadline
+    while ContinuousClock.now < end {
+        if try await condition() { return true }
+        try? await Task.sleep(for: .milliseconds(50))
+    }
+    return try await condition()
+}

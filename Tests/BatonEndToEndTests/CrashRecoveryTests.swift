@@ -1,0 +1,114 @@
+import BatonClient
+import BatonCore
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `kill -9` of the server while plans run, then a start on the same data directory.
+@Suite("crash recovery end to end")
+struct CrashRecoveryTests {
+    /// Each run takes an exclusive lock named after its plan for as long as it lives. A second
+    /// live run of the same plan — for instance one started while an orphan of the killed server
+    /// still runs — cannot get it and records the overlap. The kernel drops the lock with the
+    /// process, so a killed run leaves nothing behind.
+    static let plan = """
+        import fcntl, json, os, sys, time
+        plan = os.environ["BATON_PLAN_ID"]
+        os.makedirs("runs", exist_ok=True)
+        lock = open(os.path.join("runs", plan + ".lock"), "w")
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            with open(os.path.join("runs", "overlaps"), "a") as out:
+                out.write(plan + "\\n")
+            sys.exit(2)
+        time.sleep(json.load(sys.stdin)["sleep"])
+        print("done", plan)
+        """
+
+    @Test("200 plans, the server killed with -9 mid-run: every plan ends, none is lost, none runs twice at once")
+    func killNineAndRestart() async throws {
+        let directory = try TestDirectory()
+        defer { directory.remove() }
+        try directory.write(script: "crash_plan.py", Self.plan)
+        // A short lease, so the second server recovers the killed one's runs soon.
+        let arguments = ["--workers", "4", "--lease", "3"]
+        var acknowledged: Set<Int64> = []
+        // Every 25th plan outlives the lease, so that the kill catches runs that would still be
+        // alive when the second server recovers them.
+        var longPlans: Set<Int64> = []
+
+        let firstExit = try await ServerProcess.with(dataDir: directory.dataDir, workspace: directory.workspace, arguments: arguments) { server in
+            let client = server.client
+            try await withThrowingTaskGroup(of: (Int64, Bool).self) { group in
+                for index in 0..<200 {
+                    group.addTask {
+                        let long = index % 25 == 0
+                        let body = #"{"script": "crash_plan.py", "name": "crash-\#(index)", "input": {"sleep": \#(long ? 8 : 0.2)}}"#
+                        return (try await client.enqueue(planJSON: Data(body.utf8)).value.id, long)
+                    }
+                }
+                for try await (id, long) in group {
+                    acknowledged.insert(id)
+                    if long { longPlans.insert(id) }
+                }
+            }
+            // Kill it when some plans have finished and a long one is running.
+            let midRun = try await eventually(within: .seconds(120)) {
+                let state = try await client.orchestrator().value
+                return (state.queue["succeeded"] ?? 0) >= 20 && !longPlans.isDisjoint(with: state.workers.running)
+            }
+            try #require(midRun, "the plans did not start running")
+            server.send(SIGKILL)
+        }
+        #expect(firstExit == .signaled(SIGKILL))
+        #expect(acknowledged.count == 200)
+
+        try await ServerProcess.with(dataDir: directory.dataDir, workspace: directory.workspace, arguments: arguments) { server in
+            let client = server.client
+            let allEnded = try await eventually(within: .seconds(180)) {
+                let page = try await client.plans(status: ["queued", "scheduled", "running"], limit: 1).value
+                return page.plans.isEmpty
+            }
+            #expect(allEnded, "plans still not ended:\n\(server.log.suffix(2000))")
+            var plans: [PlanResource] = []
+            var cursor: Int64?
+            repeat {
+                let page = try await client.plans(limit: 1000, cursor: cursor).value
+                plans += page.plans
+                cursor = page.nextCursor
+            } while cursor != nil
+            #expect(Set(plans.map(\.id)) == acknowledged, "a plan was lost or made up")
+            let notSucceeded = plans.filter { $0.status != "succeeded" }.map { "\($0.id): \($0.status) \($0.error?.message ?? "")" }
+            #expect(notSucceeded.isEmpty, "\(notSucceeded)")
+        }
+
+        let overlaps = (try? String(contentsOfFile: directory.workspace + "/runs/overlaps", encoding: .utf8)) ?? ""
+        #expect(overlaps.isEmpty, "plans with two live runs at once: \(overlaps)")
+
+        // The event log agrees: every claim is closed (finished, requeued, recovered) before the next.
+        let store = try await SQLitePlanStore(configuration: .init(path: SQLitePlanStore.Configuration.databasePath(inDataDirectory: directory.dataDir)))
+        var recovered = 0
+        for id in acknowledged {
+            var open = false
+            for event in try await store.events(of: id) {
+                switch event.kind {
+                case .claimed:
+                    #expect(!open, "plan \(id) claimed again while a run was open")
+                    open = true
+                case .finished, .requeued, .heartbeatLost, .canceled:
+                    if event.kind == .heartbeatLost { recovered += 1 }
+                    open = false
+                default:
+                    break
+                }
+            }
+            #expect(!open, "plan \(id) ends with an open run")
+        }
+        await store.close()
+        #expect(recovered >= 1, "no run was recovered: the kill came when nothing ran")
+    }
+}
