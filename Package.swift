@@ -94,7 +94,7 @@ let package = Package(
             ]
         ),
         .testTarget(
-            name: "BatonEndToEndTests",
+            name: "EndToEndTests",
             dependencies: [
                 "BatonClient",
                 "BatonCore",

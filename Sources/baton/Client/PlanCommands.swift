@@ -142,7 +142,9 @@ struct Cancel: AsyncParsableCommand {
 
     func run() async throws {
         try await connection.run { client in
-            let reply = try await client.cancel(id)
+            var reply = try await client.cancel(id)
+            // A running plan ends once its process group is stopped (at most the grace period).
+            if !reply.value.isTerminal { reply = try await client.plan(id, wait: 30) }
             if json { return Formatting.printJSON(reply.body) }
             print(Formatting.summary(reply.value))
         }

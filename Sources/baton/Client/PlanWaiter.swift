@@ -6,7 +6,8 @@ import UnixSignals
 /// Waits for a plan to end, as `enqueue --wait` and `--follow` do, and gives the exit code its
 /// outcome maps to (design §7).
 ///
-/// Following streams the plan's output: stdout to stdout, stderr to stderr. Otherwise the plan is
+/// Following streams the plan's output: stdout to stdout, stderr to stderr (both to stderr with
+/// `--json`, which keeps stdout for the final plan). Otherwise the plan is
 /// long-polled, with a progress line on a terminal while it waits. Ctrl-C stops the wait and leaves
 /// the plan running, or cancels it with `cancelOnInterrupt`.
 struct PlanWaiter {
@@ -46,8 +47,10 @@ struct PlanWaiter {
                 printNote("stopped waiting; plan \(planID) goes on running on the server (`baton cancel \(planID)` stops it)")
                 return CLIExit.interrupted
             }
-            let reply = try await client.cancel(planID)
+            // A running plan ends once its process group is stopped: wait for that.
+            var reply = try await client.cancel(planID)
             printNote("canceled plan \(planID)")
+            if !reply.value.isTerminal { reply = try await longPoll() }
             report(reply)
             return CLIExit.forPlan(status: reply.value.status)
         }
@@ -72,7 +75,8 @@ struct PlanWaiter {
             for try await event in client.events(of: planID) {
                 switch event {
                 case .output(let stream, let text):
-                    (stream == "stderr" ? FileHandle.standardError : FileHandle.standardOutput).write(Data(text.utf8))
+                    // With --json, stdout carries only the final plan: all output goes to stderr.
+                    (stream == "stderr" || json ? FileHandle.standardError : FileHandle.standardOutput).write(Data(text.utf8))
                 case .status(let status, let attempt):
                     // The summary says how it ended; here only the moves on the way (a retry, a requeue).
                     if !json, status != lastStatus, !PlanResource.terminalStatuses.contains(status), status != "running" || attempt > 1 {

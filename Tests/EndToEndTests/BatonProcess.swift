@@ -40,24 +40,40 @@ struct CommandResult: CustomStringConvertible {
 }
 
 /// Runs `baton` with `arguments` and waits for it. The caller's BATON_* variables are removed
-/// first, so only `environment` configures it.
-func baton(_ arguments: [String], environment: [String: String] = [:], input: String? = nil) async throws -> CommandResult {
+/// first, so only `environment` configures it. `whileRunning`, if given, is called with the
+/// process id while the command runs (to signal it, say).
+func baton(
+    _ arguments: [String], environment: [String: String] = [:], input: String? = nil,
+    whileRunning: ((pid_t) async throws -> Void)? = nil
+) async throws -> CommandResult {
     var updates: [Environment.Key: String?] = [:]
     for name in ["BATON_SERVER", "BATON_TOKEN", "BATON_DATA_DIR", "BATON_CONFIG"] { updates[Environment.Key(rawValue: name)!] = nil }
     for (name, value) in environment { updates[Environment.Key(rawValue: name)!] = value }
+    // Output goes to files, so that it is complete whatever the command and `whileRunning` do.
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("baton-cmd-\(UUID().uuidString.prefix(8))").path
+    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(atPath: directory) }
+    let stdout = try FileDescriptor.open(FilePath(directory + "/stdout"), .writeOnly, options: [.create], permissions: .ownerReadWrite)
+    let stderr = try FileDescriptor.open(FilePath(directory + "/stderr"), .writeOnly, options: [.create], permissions: .ownerReadWrite)
     let result = try await Subprocess.run(
         .path(FilePath(BatonBinary.path)),
         arguments: Arguments(arguments),
         environment: .inherit.updating(updates),
         input: .string(input ?? ""),
-        output: .string(limit: 16 << 20),
-        error: .string(limit: 16 << 20)
-    )
+        output: .fileDescriptor(stdout, closeAfterSpawningProcess: true),
+        error: .fileDescriptor(stderr, closeAfterSpawningProcess: true)
+    ) { execution in
+        try await whileRunning?(execution.processIdentifier.value)
+    }
     let status: Int32 = switch result.terminationStatus {
     case .exited(let code): code
     case .signaled(let signal): 128 + signal
     }
-    return CommandResult(status: status, stdout: result.standardOutput ?? "", stderr: result.standardError ?? "")
+    return CommandResult(
+        status: status,
+        stdout: (try? String(contentsOfFile: directory + "/stdout", encoding: .utf8)) ?? "",
+        stderr: (try? String(contentsOfFile: directory + "/stderr", encoding: .utf8)) ?? ""
+    )
 }
 
 /// A `baton serve` process on a free loopback port, with its log in a file.
@@ -121,7 +137,7 @@ struct ServerProcess: Sendable {
     /// The address in the start-up line `Baton listening on http://127.0.0.1:PORT`.
     static func listeningAddress(in log: String) -> String? {
         guard let range = log.range(of: "Baton listening on ") else { return nil }
-        return log[range.upperBound...].prefix { !$0.isWhitespace }.description
+        return log[range.upperBound...].prefix { !$0.isWhitespace && $0 != "\"" }.description
     }
 }
 

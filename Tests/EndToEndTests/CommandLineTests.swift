@@ -2,6 +2,10 @@ import BatonClient
 import Foundation
 import Testing
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// The `baton` CLI against a real `baton serve`, both as built (design §7).
 @Suite("baton CLI end to end", .serialized)
 struct CommandLineTests {
@@ -158,6 +162,42 @@ struct CommandLineTests {
             }
             let noToken = try await baton(["status", "--data-dir", directory.root + "/elsewhere"], environment: ["BATON_SERVER": server.url])
             #expect(noToken.status == 5 && noToken.stderr.contains("--token"), "\(noToken)")
+        }
+    }
+
+    @Test("Ctrl-C stops waiting and leaves the plan running; with --cancel-on-interrupt it cancels the plan")
+    func interrupt() async throws {
+        let directory = try TestDirectory()
+        defer { directory.remove() }
+        try await ServerProcess.with(dataDir: directory.dataDir, workspace: directory.workspace) { server in
+            let env = server.environment()
+            for cancels in [false, true] {
+                let name = "interrupted-\(cancels)"
+                var planID: Int64?
+                let result = try await baton(
+                    ["enqueue", "--name", name, "--code", "import time; time.sleep(120)", "--wait"] + (cancels ? ["--cancel-on-interrupt"] : []),
+                    environment: env
+                ) { pid in
+                    let running = try await eventually {
+                        planID = try await server.client.plans(status: ["running"], nameContains: name).value.plans.first?.id
+                        return planID != nil
+                    }
+                    try #require(running)
+                    kill(pid, SIGINT)
+                }
+                let id = try #require(planID)
+                let plan = try await server.client.plan(id).value
+                if cancels {
+                    #expect(result.status == 4, "\(result) \(plan.status)")
+                    #expect(result.stderr.contains("canceled plan \(id)"), "\(result)")
+                    #expect(plan.status == "canceled")
+                } else {
+                    #expect(result.status == 130, "\(result)")
+                    #expect(result.stderr.contains("plan \(id) goes on running"), "\(result)")
+                    #expect(plan.status == "running")
+                    _ = try await server.client.cancel(id)
+                }
+            }
         }
     }
 
