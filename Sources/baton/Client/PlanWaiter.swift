@@ -108,9 +108,16 @@ struct ProgressLine {
 
     func show(plan: PlanResource, client: BatonClient, since start: ContinuousClock.Instant) async {
         var text = "plan \(plan.id) \(plan.status)"
-        if plan.status == "queued", let state = try? await client.orchestrator().value {
-            text += " · \(state.queue["queued"] ?? 0) queued, \(state.workers.busy)/\(state.workers.total) workers busy"
-            if state.state != "running" { text += " · orchestrator \(state.state)" }
+        if plan.status == "queued" {
+            // Claims go by priority, then age: the plans ahead are those before it in that order.
+            if let page = try? await client.plans(status: ["queued"], limit: 1000).value {
+                let ahead = page.plans.count { ($0.priority, $0.id) < (plan.priority, plan.id) }
+                text += " · \(ahead)\(page.nextCursor == nil ? "" : "+") ahead in the queue"
+            }
+            if let state = try? await client.orchestrator().value {
+                text += ", \(state.workers.busy)/\(state.workers.total) workers busy"
+                if state.state != "running" { text += " · orchestrator \(state.state)" }
+            }
         }
         let waited = ContinuousClock.now - start
         text += " · \(Formatting.duration(milliseconds: Int64(waited.components.seconds) * 1000))"
