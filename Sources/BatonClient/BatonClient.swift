@@ -15,6 +15,9 @@ public struct BatonClient: Sendable {
     private let http: HTTPClient
     /// How long a call may take to get its answer's head, beyond any `?wait` it asks for.
     public var timeout: TimeAmount = .seconds(30)
+    /// How long an event stream may stay silent before it counts as broken. The server sends a
+    /// heartbeat every 15 s, so only a dead connection is this quiet.
+    public var streamIdleTimeout: Duration = .seconds(45)
 
     /// The largest answer read into memory (plan output is capped on the server at far less).
     private static let maxBodyBytes = 256 << 20
@@ -85,16 +88,30 @@ public struct BatonClient: Sendable {
                     guard response.status == .ok else {
                         throw try Self.rejection(response.status, try await Self.collect(response))
                     }
-                    var parser = ServerSentEventParser()
-                    for try await chunk in response.body {
-                        for event in parser.feed(chunk.readableBytesView) {
-                            guard let planEvent = PlanStreamEvent(event) else { continue }
-                            continuation.yield(planEvent)
-                            if case .end = planEvent {
-                                continuation.finish()
-                                return
+                    let activity = StreamActivity()
+                    try await withThrowingTaskGroup(of: Void.self) { group in
+                        group.addTask {
+                            var parser = ServerSentEventParser()
+                            for try await chunk in response.body {
+                                activity.touch()
+                                for event in parser.feed(chunk.readableBytesView) {
+                                    guard let planEvent = PlanStreamEvent(event) else { continue }
+                                    continuation.yield(planEvent)
+                                    if case .end = planEvent { return }
+                                }
                             }
                         }
+                        group.addTask { [server, streamIdleTimeout] in
+                            // AsyncHTTPClient's deadline covers only the answer's head: watch the body.
+                            while true {
+                                try await Task.sleep(for: .seconds(1))
+                                if activity.silence > streamIdleTimeout {
+                                    throw BatonClientError.connectionLost(server: server.absoluteString, reason: "the event stream went silent")
+                                }
+                            }
+                        }
+                        try await group.next()
+                        group.cancelAll()
                     }
                     continuation.finish()
                 } catch {
@@ -156,12 +173,16 @@ public struct BatonClient: Sendable {
 
     /// `GET /health`. A 503 is an answer here, not an error: its problems say what is wrong.
     public func health() async throws -> Reply<HealthReport> {
-        let response = try await execute(request(.GET, "health"), extraTime: .zero)
-        let body = try await Self.collect(response)
-        guard response.status == .ok || response.status == .serviceUnavailable else {
-            throw try Self.rejection(response.status, body)
+        do {
+            let response = try await execute(request(.GET, "health"), extraTime: .zero)
+            let body = try await Self.collect(response)
+            guard response.status == .ok || response.status == .serviceUnavailable else {
+                throw try Self.rejection(response.status, body)
+            }
+            return Reply(value: try Self.decode(HealthReport.self, body), body: body, status: Int(response.status.code))
+        } catch {
+            throw mapped(error)
         }
-        return Reply(value: try Self.decode(HealthReport.self, body), body: body, status: Int(response.status.code))
     }
 
     // MARK: Transport
@@ -211,23 +232,28 @@ public struct BatonClient: Sendable {
         }
     }
 
-    /// Turns transport errors into `unreachable`; leaves Baton's own errors and cancellation as they are.
+    /// Turns transport errors into `unreachable` (never connected) or `connectionLost`; leaves
+    /// Baton's own errors and cancellation as they are.
     private func mapped(_ error: any Error) -> any Error {
+        let server = server.absoluteString
         switch error {
-        case is BatonClientError, is CancellationError: error
-        case let error as HTTPClientError where error == .cancelled: CancellationError()
+        case is BatonClientError, is CancellationError:
+            return error
+        case let error as HTTPClientError where error == .cancelled:
+            return CancellationError()
         case let error as HTTPClientError where error == .deadlineExceeded:
-            BatonClientError.unreachable(server: server.absoluteString, reason: "no answer in time")
+            return BatonClientError.connectionLost(server: server, reason: "no answer in time")
         default:
-            BatonClientError.unreachable(server: server.absoluteString, reason: Self.reason(error))
+            let text = String(describing: error)
+            if text.contains("connectionRefused") || text.contains("Connection refused") {
+                return BatonClientError.unreachable(server: server, reason: "connection refused")
+            }
+            if text.contains("connectTimeout") { return BatonClientError.unreachable(server: server, reason: "connecting timed out") }
+            if text.contains("NIOConnectionError") || text.contains("resolve") || text.contains("getaddrinfo") {
+                return BatonClientError.unreachable(server: server, reason: text)
+            }
+            return BatonClientError.connectionLost(server: server, reason: text)
         }
-    }
-
-    private static func reason(_ error: any Error) -> String {
-        let text = String(describing: error)
-        if text.contains("connectionRefused") || text.contains("Connection refused") { return "connection refused" }
-        if text.contains("connectTimeout") { return "connecting timed out" }
-        return text
     }
 
     private static func collect(_ response: HTTPClientResponse) async throws -> Data {

@@ -13,8 +13,10 @@ struct Migrate: AsyncParsableCommand {
             """
     )
 
-    @Option(name: .long, help: ArgumentHelp("Directory holding Baton's database.", valueName: "dir"))
-    var dataDir: String = ProcessInfo.processInfo.environment["BATON_DATA_DIR"] ?? ".baton"
+    @Option(name: .customLong("data-dir"), help: ArgumentHelp("Directory holding Baton's database. [env: BATON_DATA_DIR] [default: ./.baton]", valueName: "dir"))
+    var dataDirFlag: String?
+
+    private var dataDir: String { DataDirectory.resolve(dataDirFlag) }
 
     func run() async throws {
         Baton.bootstrapLogging

@@ -56,6 +56,14 @@ import Testing
         (#"{"script": "a.py", "env": {"A": 1}}"#, "env"),
         (#"{"script": "a.py", "timeout_seconds": 999999}"#, "timeout_seconds"),
         (#"{"script": "a.py", "run_after": "tomorrow"}"#, "run_after"),
+        (#"{"script": "a.py", "run_after": "2024-01-01T12:99:00Z"}"#, "run_after"),
+        (#"{"script": "a.py", "run_after": "2024-02-30T00:00:00Z"}"#, "run_after"),
+        (#"{"script": "a.py", "run_after": "2023-02-29T00:00:00Z"}"#, "run_after"),
+        (#"{"script": "a.py", "run_after": "2024-01-01T25:00:00Z"}"#, "run_after"),
+        (#"{"script": "a.py", "run_after": "2024-01-01T10:00:00"}"#, "run_after"),
+        (#"{"script": "a.py", "run_after": "2024-01-01T10:00:00+24:00"}"#, "run_after"),
+        (#"{"script": "a.py", "name": "a\#(String(repeating: "\u{301}", count: 300))"}"#, "name"),
+        (#"{"script": "a.py", "idempotency_key": "k\#(String(repeating: "\u{301}", count: 300))"}"#, "idempotency_key"),
         (#"{"script": "a.py", "labels": {"bad key": "x"}}"#, "labels.bad key"),
         (#"[1, 2]"#, "body"),
     ])
@@ -89,7 +97,10 @@ import Testing
             #expect(wrongMethod.status == .methodNotAllowed)
             #expect(wrongMethod.headers[.allow] == "GET")
             #expect(wrongMethod.headers[.contentType] == "application/problem+json")
-            #expect(try await client.get("/api/v1/plans/batch").status == .methodNotAllowed, "batch is POST only")
+            let batchWrongMethod = try await client.get("/api/v1/plans/batch")
+            #expect(batchWrongMethod.status == .methodNotAllowed, "batch is POST only")
+            #expect(batchWrongMethod.headers[.allow] == "POST", "the batch route, not plans/{id}")
+            #expect(try await client.delete("/api/v1/plans/batch").headers[.allow] == "POST")
             #expect(try await client.get("/api/v1/plans/424242").status == .notFound)
         }
     }
@@ -130,6 +141,21 @@ import Testing
             #expect(try await client.get("/api/v1/plans?status=bogus").status == .unprocessableContent)
             #expect(try await client.get("/api/v1/plans?limit=5000").status == .unprocessableContent)
             #expect(try await client.get("/api/v1/plans?label=nocolon").status == .unprocessableContent)
+        }
+    }
+
+    @Test(arguments: [
+        ("2030-08-19T10:28:35Z", "2030-08-19T10:28:35.000Z"),
+        ("2030-08-19t10:28:35.1z", "2030-08-19T10:28:35.100Z"),
+        ("2030-08-19T10:28:35.123456+02:30", "2030-08-19T07:58:35.123Z"),
+        ("2030-08-19T23:59:59.999-23:59", "2030-08-20T23:58:59.999Z"),
+        ("2028-02-29T00:00:00Z", "2028-02-29T00:00:00.000Z"),
+    ])
+    func runAfterReadsEveryRFC3339FormExactly(text: String, stored: String) async throws {
+        try await withServer { client, _, _ in
+            let created = try await client.post("/api/v1/plans", json: #"{"code": "print(1)", "run_after": "\#(text)"}"#)
+            #expect(created.status == .created, "\(created.text)")
+            #expect(created.object["run_after"] as? String == stored)
         }
     }
 

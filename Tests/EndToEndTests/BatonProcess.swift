@@ -1,6 +1,7 @@
 import BatonClient
 import Foundation
 import Subprocess
+import Synchronization
 import SystemPackage
 import Testing
 
@@ -27,6 +28,7 @@ enum BatonBinary {
 
 /// What a `baton` command did.
 struct CommandResult: CustomStringConvertible {
+    /// The exit code; -1 when the command was killed by a signal instead.
     let status: Int32
     let stdout: String
     let stderr: String
@@ -46,34 +48,50 @@ func baton(
     _ arguments: [String], environment: [String: String] = [:], input: String? = nil,
     whileRunning: ((pid_t) async throws -> Void)? = nil
 ) async throws -> CommandResult {
-    var updates: [Environment.Key: String?] = [:]
-    for name in ["BATON_SERVER", "BATON_TOKEN", "BATON_DATA_DIR", "BATON_CONFIG"] { updates[Environment.Key(rawValue: name)!] = nil }
-    for (name, value) in environment { updates[Environment.Key(rawValue: name)!] = value }
     // Output goes to files, so that it is complete whatever the command and `whileRunning` do.
     let directory = FileManager.default.temporaryDirectory.appendingPathComponent("baton-cmd-\(UUID().uuidString.prefix(8))").path
     try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(atPath: directory) }
     let stdout = try FileDescriptor.open(FilePath(directory + "/stdout"), .writeOnly, options: [.create], permissions: .ownerReadWrite)
     let stderr = try FileDescriptor.open(FilePath(directory + "/stderr"), .writeOnly, options: [.create], permissions: .ownerReadWrite)
+    // A safety limit, not a timing test: a command that hangs must not hang the suite.
+    let started = Mutex<pid_t?>(nil)
+    let watchdog = Task {
+        try await Task.sleep(for: .seconds(180))
+        if let pid = started.withLock({ $0 }) { kill(pid, SIGKILL) }
+    }
+    defer { watchdog.cancel() }
     let result = try await Subprocess.run(
         .path(FilePath(BatonBinary.path)),
         arguments: Arguments(arguments),
-        environment: .inherit.updating(updates),
+        environment: .inherit.updating(isolatedEnvironment(environment)),
         input: .string(input ?? ""),
         output: .fileDescriptor(stdout, closeAfterSpawningProcess: true),
         error: .fileDescriptor(stderr, closeAfterSpawningProcess: true)
     ) { execution in
+        started.withLock { $0 = execution.processIdentifier.value }
         try await whileRunning?(execution.processIdentifier.value)
     }
     let status: Int32 = switch result.terminationStatus {
     case .exited(let code): code
-    case .signaled(let signal): 128 + signal
+    case .signaled: -1
     }
     return CommandResult(
         status: status,
         stdout: (try? String(contentsOfFile: directory + "/stdout", encoding: .utf8)) ?? "",
         stderr: (try? String(contentsOfFile: directory + "/stderr", encoding: .utf8)) ?? ""
     )
+}
+
+/// This process's environment without any `BATON_*` variable of the caller's (a developer's
+/// shell may set some), plus `environment`.
+func isolatedEnvironment(_ environment: [String: String]) -> [Environment.Key: String?] {
+    var updates: [Environment.Key: String?] = [:]
+    for name in ProcessInfo.processInfo.environment.keys where name.hasPrefix("BATON_") && name != "BATON_BINARY" {
+        updates[Environment.Key(rawValue: name)!] = nil
+    }
+    for (name, value) in environment { updates[Environment.Key(rawValue: name)!] = value }
+    return updates
 }
 
 /// A `baton serve` process on a free loopback port, with its log in a file.
@@ -106,7 +124,7 @@ struct ServerProcess: Sendable {
     /// SIGTERM (if `body` has not killed it) and waits for it to exit; returns how it exited.
     @discardableResult
     static func with(
-        dataDir: String, workspace: String, arguments: [String] = [],
+        dataDir: String, workspace: String, arguments: [String] = [], environment: [String: String] = [:],
         _ body: (ServerProcess) async throws -> Void
     ) async throws -> TerminationStatus {
         let logPath = dataDir + ".log"
@@ -115,7 +133,7 @@ struct ServerProcess: Sendable {
         let result = try await Subprocess.run(
             .path(FilePath(BatonBinary.path)),
             arguments: Arguments(["serve", "--data-dir", dataDir, "--workspace", workspace, "--port", "0", "--poll-interval", "1"] + arguments),
-            environment: .inherit.updating([Environment.Key(rawValue: "BATON_CONFIG")!: nil]),
+            environment: .inherit.updating(isolatedEnvironment(environment)),
             input: .none,
             output: .fileDescriptor(log, closeAfterSpawningProcess: false),
             error: .fileDescriptor(log, closeAfterSpawningProcess: true)

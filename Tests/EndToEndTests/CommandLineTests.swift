@@ -189,11 +189,11 @@ struct CommandLineTests {
                 let plan = try await server.client.plan(id).value
                 if cancels {
                     #expect(result.status == 4, "\(result) \(plan.status)")
-                    #expect(result.stderr.contains("canceled plan \(id)"), "\(result)")
+                    #expect(result.stderr.contains("canceling plan \(id)"), "\(result)")
                     #expect(plan.status == "canceled")
                 } else {
                     #expect(result.status == 130, "\(result)")
-                    #expect(result.stderr.contains("plan \(id) goes on running"), "\(result)")
+                    #expect(result.stderr.contains("plan \(id) goes on on the server"), "\(result)")
                     #expect(plan.status == "running")
                     _ = try await server.client.cancel(id)
                 }
@@ -245,6 +245,58 @@ struct CommandLineTests {
             let pruned = try await baton(["prune", "--older-than", "0s", "--data-dir", directory.dataDir])
             #expect(pruned.status == 0 && pruned.stdout.contains("deleted 1 plan "), "\(pruned)")
             #expect(try await server.client.plans().value.plans.isEmpty)
+        }
+    }
+}
+
+/// `baton serve`'s settings: flag > environment > config file > default, checked at start.
+@Suite("baton serve settings end to end", .serialized)
+struct ServeSettingsTests {
+    @Test("a flag wins over the environment, which wins over the config file; CRLF files and quotes read the same")
+    func precedence() async throws {
+        let directory = try TestDirectory()
+        defer { directory.remove() }
+        let config = directory.root + "/baton.env"
+        try "# workers from the file, log level too\r\nBATON_WORKERS=\"3\"\r\nBATON_LOG_FORMAT=json\r\nBATON_MAX_TIMEOUT=999\r\n"
+            .write(toFile: config, atomically: true, encoding: .utf8)
+        // The file says 3 workers, the environment 5, the flag 7.
+        try await ServerProcess.with(dataDir: directory.dataDir, workspace: directory.workspace,
+                                     arguments: ["--config", config, "--workers", "7"], environment: ["BATON_WORKERS": "5"]) { server in
+            #expect(try await server.client.orchestrator().value.workers.total == 7)
+            #expect(server.log.contains(#""message":"Baton listening"#), "the file's log format: \(server.log)")
+            // max_timeout came from the file: a plan above it is refused.
+            let refused = try await baton(["enqueue", "--code", "pass", "--timeout", "1000"], environment: server.environment())
+            #expect(refused.status == 5 && refused.stderr.contains("timeout_seconds"), "\(refused)")
+        }
+        try await ServerProcess.with(dataDir: directory.dataDir, workspace: directory.workspace,
+                                     arguments: ["--config", config], environment: ["BATON_WORKERS": "5"]) { server throws in
+            #expect(try await server.client.orchestrator().value.workers.total == 5)
+        }
+        try await ServerProcess.with(dataDir: directory.dataDir, workspace: directory.workspace, arguments: ["--config", config]) { server throws in
+            #expect(try await server.client.orchestrator().value.workers.total == 3)
+        }
+    }
+
+    @Test("invalid settings stop the start with exit 64 and a message naming the setting")
+    func invalidSettings() async throws {
+        let directory = try TestDirectory()
+        defer { directory.remove() }
+        let typo = directory.root + "/typo.env"
+        try "BATON_WORKRES=3\n".write(toFile: typo, atomically: true, encoding: .utf8)
+        let cases: [([String], [String: String], String)] = [
+            (["--workers", "0"], [:], "--workers must be at least 1"),
+            ([], ["BATON_WORKERS": "many"], "BATON_WORKERS=many is not a valid value for --workers"),
+            (["--config", typo], [:], "BATON_WORKRES is not a setting"),
+            (["--config", directory.root + "/missing.env"], [:], "cannot read that file"),
+            (["--log-format", "xml"], [:], "--log-format must be text or json"),
+            (["--max-wait", "0"], [:], "--max-wait must be from 1 to 300"),
+            ([], ["BATON_HELPER_DIR": directory.root], "has no baton_plan.py"),
+        ]
+        for (arguments, environment, message) in cases {
+            let result = try await baton(["serve", "--data-dir", directory.dataDir, "--workspace", directory.workspace, "--port", "0"] + arguments,
+                                         environment: environment)
+            #expect(result.status == 64, "\(arguments) \(environment): \(result)")
+            #expect(result.stderr.contains(message), "\(arguments) \(environment): \(result)")
         }
     }
 }

@@ -1,3 +1,4 @@
+import BatonCore
 import Foundation
 import Subprocess
 import SystemPackage
@@ -33,7 +34,8 @@ struct DeployTests {
         #expect(service["Type"] == "exec")
         #expect(service["KillSignal"] == "SIGTERM")
         let stopSeconds = try #require(service["TimeoutStopSec"].flatMap { Int($0) })
-        #expect(stopSeconds > 30, "TimeoutStopSec must outlast the 30 s drain")
+        let drain = Orchestrator.Configuration().shutdownDrainTimeout.components.seconds
+        #expect(stopSeconds > drain + 5, "TimeoutStopSec must outlast the \(drain) s drain and the runs' 5 s grace")
         #expect(service["NoNewPrivileges"] == "yes")
         #expect(service["ProtectSystem"] == "strict")
         #expect(service["PrivateTmp"] == "yes")
@@ -77,7 +79,10 @@ struct DeployTests {
         let directory = try TestDirectory()
         defer { directory.remove() }
         let config = Self.deploy.appendingPathComponent("baton.env").path
-        try await ServerProcess.with(dataDir: directory.dataDir, workspace: directory.workspace, arguments: ["--config", config]) { server in
+        // The environment wins over the file: the helper is in this checkout, not installed.
+        let helper = Self.deploy.deletingLastPathComponent().appendingPathComponent("python").path
+        try await ServerProcess.with(dataDir: directory.dataDir, workspace: directory.workspace, arguments: ["--config", config],
+                                     environment: ["BATON_HELPER_DIR": helper]) { server in
             // The file says json; each line is one JSON object.
             let line = try #require(server.log.split(separator: "\n").first { $0.contains("Baton listening") })
             let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]

@@ -22,7 +22,7 @@ extension PlanSpec {
 
         if let name {
             if name.isEmpty { fail("name", "must not be empty; leave it out to use the entry point") }
-            if name.count > Bounds.nameLength { fail("name", "must be at most \(Bounds.nameLength) characters") }
+            if name.unicodeScalars.count > Bounds.nameLength { fail("name", "must be at most \(Bounds.nameLength) characters") }
             if name.containsControlCharacter { fail("name", "must not contain control characters") }
         }
 
@@ -72,14 +72,14 @@ extension PlanSpec {
             if !key.isLabelKey {
                 fail("labels.\(key)", "key must be 1 to \(Bounds.labelKeyLength) characters of A-Z a-z 0-9 _ . -")
             }
-            if value.count > Bounds.labelValueLength {
+            if value.unicodeScalars.count > Bounds.labelValueLength {
                 fail("labels.\(key)", "value must be at most \(Bounds.labelValueLength) characters")
             }
             if value.containsControlCharacter { fail("labels.\(key)", "value must not contain control characters") }
         }
 
         if let idempotencyKey {
-            if idempotencyKey.isEmpty || idempotencyKey.count > Bounds.idempotencyKeyLength {
+            if idempotencyKey.isEmpty || idempotencyKey.unicodeScalars.count > Bounds.idempotencyKeyLength {
                 fail("idempotency_key", "must be 1 to \(Bounds.idempotencyKeyLength) characters")
             }
             if idempotencyKey.containsControlCharacter { fail("idempotency_key", "must not contain control characters") }

@@ -23,7 +23,7 @@ struct TokensController: Sendable {
             switch key {
             case "name":
                 name = try? JSONDecoder().decode(String.self, from: Data(value.bytes))
-                if let text = name, !(1...64).contains(text.count)
+                if let text = name, !(1...64).contains(text.unicodeScalars.count)
                     || text.unicodeScalars.contains(where: { $0.value < 0x21 || (0x7F...0x9F).contains($0.value) }) {
                     name = nil
                 }

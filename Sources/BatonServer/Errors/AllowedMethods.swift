@@ -18,14 +18,19 @@ final class AllowedMethods: Sendable {
         }
     }
 
-    /// The methods the route matching `path` answers, or `nil` when no route matches it.
+    /// The methods the route matching `path` answers, or `nil` when no route matches it. When
+    /// several match (`plans/batch` and `plans/:id`), the one with the most literal segments
+    /// wins, as it does in the router.
     func methods(for path: String) -> Set<String>? {
         let segments = path.split(separator: "/")
+        func isParameter(_ pattern: Substring) -> Bool { pattern.hasPrefix(":") || pattern.hasPrefix("{") }
         return routes.withLock { table in
-            table.first { route in
+            table.filter { route in
                 route.segments.count == segments.count
-                    && zip(route.segments, segments).allSatisfy { pattern, segment in pattern.hasPrefix(":") || pattern.hasPrefix("{") || pattern == segment }
-            }?.methods
+                    && zip(route.segments, segments).allSatisfy { pattern, segment in isParameter(pattern) || pattern == segment }
+            }
+            .max { $0.segments.count(where: isParameter) > $1.segments.count(where: isParameter) }?
+            .methods
         }
     }
 }

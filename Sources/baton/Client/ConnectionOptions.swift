@@ -28,19 +28,28 @@ struct ConnectionOptions: ParsableArguments {
         return url
     }
 
-    func resolvedToken(environment: [String: String]) -> String? {
+    /// The token: `--token`, `BATON_TOKEN`, or — for a server on this machine only — the admin
+    /// token in its data directory, which is never sent anywhere else.
+    func resolvedToken(server: URL, environment: [String: String]) -> String? {
         if let token { return token }
         if let token = environment["BATON_TOKEN"], !token.isEmpty { return token }
-        let directory = dataDir ?? environment["BATON_DATA_DIR"].flatMap { $0.isEmpty ? nil : $0 } ?? ".baton"
+        guard Self.isLoopback(server) else { return nil }
+        let directory = DataDirectory.resolve(dataDir, environment: environment)
         guard let text = try? String(contentsOfFile: directory + "/admin.token", encoding: .utf8) else { return nil }
         let secret = text.trimmingCharacters(in: .whitespacesAndNewlines)
         return secret.isEmpty ? nil : secret
     }
 
+    static func isLoopback(_ url: URL) -> Bool {
+        guard let host = url.host?.lowercased() else { return false }
+        return host == "localhost" || host == "::1" || host == "[::1]" || host.hasPrefix("127.")
+    }
+
     /// A client for these options.
     func client() throws -> BatonClient {
         let environment = ProcessInfo.processInfo.environment
-        return BatonClient(server: try serverURL(environment: environment), token: resolvedToken(environment: environment))
+        let server = try serverURL(environment: environment)
+        return BatonClient(server: server, token: resolvedToken(server: server, environment: environment))
     }
 
     /// Runs `body` with a client; a failed call prints what went wrong and exits with
@@ -56,34 +65,9 @@ struct ConnectionOptions: ParsableArguments {
     }
 }
 
-/// The exit codes of client commands (design §7).
-enum CLIExit {
-    static let succeeded: Int32 = 0
-    static let failed: Int32 = 1
-    static let timedOut: Int32 = 3
-    static let canceled: Int32 = 4
-    /// The server could not be reached or answered an error.
-    static let serverError: Int32 = 5
-    /// Interrupted (Ctrl-C) while waiting, the plan left running: 128 + SIGINT, as shells report it.
-    static let interrupted: Int32 = 130
-
-    /// The exit code for a plan that ended in `status`.
-    static func forPlan(status: String) -> Int32 {
-        switch status {
-        case "succeeded": succeeded
-        case "timed_out": timedOut
-        case "canceled": canceled
-        default: failed
-        }
+/// The data directory of a server on this machine: the flag, else `BATON_DATA_DIR`, else `./.baton`.
+enum DataDirectory {
+    static func resolve(_ flag: String?, environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
+        flag ?? environment["BATON_DATA_DIR"].flatMap { $0.isEmpty ? nil : $0 } ?? ".baton"
     }
-}
-
-/// Writes a message to stderr, prefixed with `baton: `.
-func printError(_ message: String) {
-    FileHandle.standardError.write(Data("baton: \(message)\n".utf8))
-}
-
-/// Writes to stderr without a prefix: progress and notes that are not the command's answer.
-func printNote(_ message: String, terminator: String = "\n") {
-    FileHandle.standardError.write(Data((message + terminator).utf8))
 }

@@ -30,7 +30,7 @@ struct Doctor: AsyncParsableCommand {
             report(false, "python", error.message)
         }
 
-        let dataDir = connection.dataDir ?? environment["BATON_DATA_DIR"].flatMap { $0.isEmpty ? nil : $0 } ?? ".baton"
+        let dataDir = DataDirectory.resolve(connection.dataDir, environment: environment)
         let probe = dataDir + "/.doctor-\(getpid())"
         if FileManager.default.createFile(atPath: probe, contents: Data()) {
             try? FileManager.default.removeItem(atPath: probe)

@@ -1,5 +1,6 @@
 import ArgumentParser
 import BatonClient
+import BatonCore
 import Foundation
 
 /// `baton enqueue`: submit a plan, and with `--wait` stay until it ends (the CI command).
@@ -26,7 +27,8 @@ struct Enqueue: AsyncParsableCommand {
     var module: String?
     @Option(help: ArgumentHelp("Python source to run.", valueName: "source"))
     var code: String?
-    @Option(name: .customLong("arg"), help: ArgumentHelp("An argument for the script (repeat for more).", valueName: "value"))
+    @Option(name: .customLong("arg"), parsing: .unconditionalSingleValue,
+            help: ArgumentHelp("An argument for the script (repeat for more); may start with a dash: --arg -q.", valueName: "value"))
     var args: [String] = []
     @Option(help: ArgumentHelp("The JSON written to the script's stdin: JSON text, @file, or - for stdin. [default: {}]", valueName: "json"))
     var input: String?
@@ -79,18 +81,12 @@ struct Enqueue: AsyncParsableCommand {
         try await connection.run { client in
             let reply = try await client.enqueue(planJSON: body)
             let plan = reply.value
+            let line = "plan \(plan.id) \(plan.status)" + (reply.status == 200 ? " (an earlier plan with this idempotency key)" : "")
             guard wait || follow else {
-                if json {
-                    Formatting.printJSON(reply.body)
-                } else {
-                    let existing = reply.status == 200 ? " (an earlier plan with this idempotency key)" : ""
-                    print("plan \(plan.id) \(plan.status)\(existing)")
-                }
+                if json { Terminal.json(reply.body) } else { print(line) }
                 return
             }
-            if !json {
-                printNote("plan \(plan.id) \(plan.status)" + (reply.status == 200 ? " (an earlier plan with this idempotency key)" : ""))
-            }
+            if !json { printNote(line) }
             let waiter = PlanWaiter(client: client, planID: plan.id, follow: follow, json: json, cancelOnInterrupt: cancelOnInterrupt)
             throw ExitCode(try await waiter.run())
         }
@@ -148,22 +144,28 @@ struct Enqueue: AsyncParsableCommand {
         } else {
             data = Data(argument.utf8)
         }
-        do {
-            _ = try JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])
-        } catch {
-            throw ValidationError("--input is not valid JSON (\(argument.count > 40 ? String(argument.prefix(40)) + "…" : argument)); quote it for the shell, e.g. --input '{\"n\": 1}'")
+        let shown = argument.count > 40 ? String(argument.prefix(40)) + "…" : argument
+        var text = data
+        if text.starts(with: [0xEF, 0xBB, 0xBF]) { text.removeFirst(3) }  // a UTF-8 byte order mark
+        guard let string = String(validating: text, as: UTF8.self) else {
+            throw ValidationError("--input \(shown) is not UTF-8 text; save it as UTF-8")
         }
-        return data
+        do {
+            _ = try JSONText(validating: string)
+        } catch {
+            throw ValidationError("--input is not valid JSON (\(shown)); quote it for the shell, e.g. --input '{\"n\": 1}'")
+        }
+        return text
     }
 
     /// An RFC 3339 time as given, or a delay (`10m`) turned into one.
     static func timestamp(_ text: String) throws -> String {
-        if let delay = DurationText(text) {
+        if let delay = DurationText(text), delay.hasUnit {
             let formatter = ISO8601DateFormatter()
             formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
             return formatter.string(from: Date().addingTimeInterval(delay.seconds))
         }
-        guard text.contains("T") else {
+        guard text.contains("T") || text.contains("t") else {
             throw ValidationError("--run-after takes an RFC 3339 time (2026-05-01T12:00:00Z) or a delay (30s, 10m, 2h); got \(text)")
         }
         return text

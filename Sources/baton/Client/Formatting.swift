@@ -19,7 +19,9 @@ enum Formatting {
         if let took = plan.durationMs { parts.append("in \(duration(milliseconds: took))") }
         if let code = plan.exitCode { parts.append("(exit code \(code))") } else if let signal = plan.signal { parts.append("(signal \(signal))") }
         var line = parts.joined(separator: " ")
-        if let error = plan.error { line += ": \(error.kind): \(error.message)" }
+        if let error = plan.error {
+            line += error.kind == plan.status ? ": \(error.message)" : ": \(error.kind): \(error.message)"
+        }
         if plan.attempt > 1 { line += " [attempt \(plan.attempt) of \(plan.maxAttempts)]" }
         return line
     }
@@ -35,16 +37,19 @@ enum Formatting {
         }.joined(separator: "\n")
     }
 
-    /// Prints the exact JSON the server answered, for `--json`.
-    static func printJSON(_ body: Data) {
-        FileHandle.standardOutput.write(body)
-        FileHandle.standardOutput.write(Data("\n".utf8))
+    /// `key: value` lines with the values aligned.
+    static func fields(_ lines: [(String, String)]) -> String {
+        let width = (lines.map(\.0.count).max() ?? 0) + 2
+        return lines.map { key, value in (key + ":").padding(toLength: width, withPad: " ", startingAt: 0) + value }
+            .joined(separator: "\n")
     }
 }
 
-/// Reads `30s`, `10m`, `2h`, `7d` (or plain seconds) as a number of seconds.
+/// Reads `30s`, `10m`, `2h`, `7d`, `1w` (or plain seconds) as a number of seconds.
 struct DurationText {
     let seconds: Double
+    /// Whether the text named its unit (`30s`, not `30`).
+    let hasUnit: Bool
 
     init?(_ text: String) {
         let units: [Character: Double] = ["s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800]
@@ -53,5 +58,6 @@ struct DurationText {
         let (number, unit) = units[last].map { (trimmed.dropLast(), $0) } ?? (Substring(trimmed), 1)
         guard let value = Double(number), value.isFinite, value >= 0 else { return nil }
         seconds = value * unit
+        hasUnit = units[last] != nil
     }
 }

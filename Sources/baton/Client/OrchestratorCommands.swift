@@ -13,8 +13,8 @@ struct Status: AsyncParsableCommand {
     func run() async throws {
         try await connection.run { client in
             let reply = try await client.orchestrator()
-            if json { return Formatting.printJSON(reply.body) }
-            OrchestratorText.print(reply.value)
+            if json { return Terminal.json(reply.body) }
+            OrchestratorText.describe(reply.value)
         }
     }
 }
@@ -30,7 +30,7 @@ struct Poll: AsyncParsableCommand {
     func run() async throws {
         try await connection.run { client in
             let reply = try await client.poll()
-            if json { return Formatting.printJSON(reply.body) }
+            if json { return Terminal.json(reply.body) }
             let report = reply.value
             let claimed = report.claimed.isEmpty ? "no plans" : "plans " + report.claimed.map(String.init).joined(separator: ", ")
             print("polled at \(report.polledAt): claimed \(claimed)" + (report.state == "paused" ? " (paused: nothing is claimed)" : ""))
@@ -50,7 +50,7 @@ struct Pause: AsyncParsableCommand {
     func run() async throws {
         try await connection.run { client in
             let reply = try await client.pause()
-            if json { return Formatting.printJSON(reply.body) }
+            if json { return Terminal.json(reply.body) }
             print("orchestrator \(reply.value.state); `baton resume` starts claiming again")
         }
     }
@@ -67,7 +67,7 @@ struct Resume: AsyncParsableCommand {
     func run() async throws {
         try await connection.run { client in
             let reply = try await client.resume()
-            if json { return Formatting.printJSON(reply.body) }
+            if json { return Terminal.json(reply.body) }
             print("orchestrator \(reply.value.state)")
         }
     }
@@ -101,7 +101,7 @@ struct Restart: AsyncParsableCommand {
     func run() async throws {
         try await connection.run { client in
             let reply = try await client.restart(immediate: immediate, drainTimeoutSeconds: drainTimeout)
-            if json { return Formatting.printJSON(reply.body) }
+            if json { return Terminal.json(reply.body) }
             let report = reply.value
             print("orchestrator restarted: generation \(report.generation)"
                   + (report.python.map { ", Python \($0.version)" } ?? ""))
@@ -119,7 +119,7 @@ enum OrchestratorText {
         queueOrder.map { "\($0) \(counts[$0] ?? 0)" }.joined(separator: ", ")
     }
 
-    static func print(_ state: OrchestratorState) {
+    static func describe(_ state: OrchestratorState) {
         var lines = [
             ("state", "\(state.state) (generation \(state.generation))"),
             ("workers", "\(state.workers.busy) of \(state.workers.total) busy"
@@ -130,6 +130,6 @@ enum OrchestratorText {
         if let last = state.lastPollAt { lines.append(("last poll", last)) }
         if let next = state.nextPollAt { lines.append(("next poll", next)) }
         if let error = state.lastError { lines.append(("last error", error)) }
-        for (key, value) in lines { Swift.print((key + ":").padding(toLength: 12, withPad: " ", startingAt: 0) + value) }
+        print(Formatting.fields(lines))
     }
 }

@@ -29,7 +29,7 @@ struct List: AsyncParsableCommand {
         let statuses = status.map { $0.split(separator: ",").map(String.init) } ?? []
         try await connection.run { client in
             let reply = try await client.plans(status: statuses, labels: labels, nameContains: nameContains, limit: limit, cursor: cursor)
-            if json { return Formatting.printJSON(reply.body) }
+            if json { return Terminal.json(reply.body) }
             let page = reply.value
             guard !page.plans.isEmpty else { return print("no plans") }
             let rows = page.plans.map { plan in
@@ -55,7 +55,7 @@ struct Show: AsyncParsableCommand {
     func run() async throws {
         try await connection.run { client in
             let reply = try await client.plan(id)
-            if json { return Formatting.printJSON(reply.body) }
+            if json { return Terminal.json(reply.body) }
             let plan = reply.value
             var lines = [
                 ("plan", "\(plan.id) \(plan.name)"),
@@ -74,8 +74,7 @@ struct Show: AsyncParsableCommand {
             if !plan.labels.isEmpty {
                 lines.append(("labels", plan.labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")))
             }
-            let width = lines.map(\.0.count).max() ?? 0
-            for (key, value) in lines { print((key + ":").padding(toLength: width + 2, withPad: " ", startingAt: 0) + value) }
+            print(Formatting.fields(lines))
         }
     }
 }
@@ -104,7 +103,7 @@ struct Logs: AsyncParsableCommand {
             guard follow else {
                 for name in stream.map({ [$0] }) ?? ["stdout", "stderr"] {
                     let text = try await client.output(of: id, stream: name)
-                    (name == "stderr" ? FileHandle.standardError : FileHandle.standardOutput).write(Data(text.utf8))
+                    Terminal.planOutput(text, stream: name)
                 }
                 return
             }
@@ -112,7 +111,7 @@ struct Logs: AsyncParsableCommand {
             for try await event in client.events(of: id) {
                 switch event {
                 case .output(let name, let text) where stream == nil || stream == name:
-                    (name == "stderr" ? FileHandle.standardError : FileHandle.standardOutput).write(Data(text.utf8))
+                    Terminal.planOutput(text, stream: name)
                 case .end:
                     ended = true
                 default:
@@ -145,7 +144,7 @@ struct Cancel: AsyncParsableCommand {
             var reply = try await client.cancel(id)
             // A running plan ends once its process group is stopped (at most the grace period).
             if !reply.value.isTerminal { reply = try await client.plan(id, wait: 30) }
-            if json { return Formatting.printJSON(reply.body) }
+            if json { return Terminal.json(reply.body) }
             print(Formatting.summary(reply.value))
         }
     }

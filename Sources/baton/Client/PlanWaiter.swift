@@ -7,124 +7,165 @@ import UnixSignals
 /// outcome maps to (design §7).
 ///
 /// Following streams the plan's output: stdout to stdout, stderr to stderr (both to stderr with
-/// `--json`, which keeps stdout for the final plan). Otherwise the plan is
-/// long-polled, with a progress line on a terminal while it waits. Ctrl-C stops the wait and leaves
-/// the plan running, or cancels it with `cancelOnInterrupt`.
+/// `--json`, which keeps stdout for the final plan). Otherwise the plan is long-polled, with a
+/// progress line on a terminal while it waits.
+///
+/// A server that restarts or drops the connection while the plan waits is retried for up to
+/// ``serverOutage``: a deploy must not fail every waiting CI job. Ctrl-C or SIGTERM (how CI
+/// systems cancel a job) stops the wait and leaves the plan running; with `cancelOnInterrupt` the
+/// first one cancels the plan and waits for it to stop, and a second one stops waiting.
 struct PlanWaiter {
     let client: BatonClient
     let planID: Int64
     let follow: Bool
     let json: Bool
     let cancelOnInterrupt: Bool
-    let progress = ProgressLine()
+    /// How long the server may stay unreachable before the wait gives up (exit 5).
+    var serverOutage: Duration = .seconds(300)
 
     /// A progress line is drawn only on a terminal, and only when nothing else is printed.
-    private var showsProgress: Bool { !follow && !json && ProgressLine.isTerminal }
-
-    func run() async throws -> Int32 {
-        let ending: Ending
-        do {
-            ending = try await withThrowingTaskGroup(of: Ending.self) { group in
-                group.addTask { .ended(try await waitForEnd()) }
-                group.addTask {
-                    for await _ in await UnixSignalsSequence(trapping: .sigint) { return .interrupted }
-                    return .interrupted
-                }
-                defer { group.cancelAll() }
-                return try await group.next()!
-            }
-        } catch {
-            if showsProgress { progress.clear() }
-            throw error
-        }
-        if showsProgress { progress.clear() }
-        switch ending {
-        case .ended(let reply):
-            report(reply)
-            return CLIExit.forPlan(status: reply.value.status)
-        case .interrupted:
-            guard cancelOnInterrupt else {
-                printNote("stopped waiting; plan \(planID) goes on running on the server (`baton cancel \(planID)` stops it)")
-                return CLIExit.interrupted
-            }
-            // A running plan ends once its process group is stopped: wait for that.
-            var reply = try await client.cancel(planID)
-            printNote("canceled plan \(planID)")
-            if !reply.value.isTerminal { reply = try await longPoll() }
-            report(reply)
-            return CLIExit.forPlan(status: reply.value.status)
-        }
-    }
+    private var showsProgress: Bool { !follow && !json && Terminal.stderrIsTerminal }
 
     private enum Ending: Sendable {
         case ended(Reply<PlanResource>)
         case interrupted
     }
 
-    private func report(_ reply: Reply<PlanResource>) {
-        if json {
-            Formatting.printJSON(reply.body)
-        } else {
-            printNote(Formatting.summary(reply.value))
+    func run() async throws -> Int32 {
+        let signals = await UnixSignalsSequence(trapping: .sigint, .sigterm)
+        let ending = try await withThrowingTaskGroup(of: Ending.self) { group in
+            group.addTask { .ended(try await waitForEnd()) }
+            group.addTask { await interrupted(by: signals) }
+            defer { group.cancelAll() }
+            return try await group.next()!
         }
+        if showsProgress { ProgressLine.clear() }
+        switch ending {
+        case .ended(let reply):
+            if json {
+                Terminal.json(reply.body)
+            } else {
+                printNote(Formatting.summary(reply.value))
+            }
+            return CLIExit.forPlan(status: reply.value.status)
+        case .interrupted:
+            printNote("stopped waiting; plan \(planID) goes on on the server (`baton cancel \(planID)` stops it)")
+            return CLIExit.interrupted
+        }
+    }
+
+    /// Returns at the signal that ends the wait: the first, or with `cancelOnInterrupt` the
+    /// second, the first having asked the server to cancel the plan (whose end then ends the wait).
+    private func interrupted(by signals: UnixSignalsSequence) async -> Ending {
+        var canceling = false
+        for await _ in signals {
+            guard cancelOnInterrupt, !canceling else { return .interrupted }
+            canceling = true
+            if showsProgress { ProgressLine.clear() }
+            do {
+                _ = try await client.cancel(planID)
+                printNote("canceling plan \(planID); waiting for it to stop (Ctrl-C again to stop waiting)")
+            } catch let error as BatonClientError where error.status == 409 {
+                // It ended just now, before the cancel: the wait reports how.
+            } catch {
+                printError("could not cancel plan \(planID): \(error)")
+                return .interrupted
+            }
+        }
+        return .interrupted
     }
 
     private func waitForEnd() async throws -> Reply<PlanResource> {
         if follow {
-            var lastStatus = ""
-            for try await event in client.events(of: planID) {
-                switch event {
-                case .output(let stream, let text):
-                    // With --json, stdout carries only the final plan: all output goes to stderr.
-                    (stream == "stderr" || json ? FileHandle.standardError : FileHandle.standardOutput).write(Data(text.utf8))
-                case .status(let status, let attempt):
-                    // The summary says how it ended; here only the moves on the way (a retry, a requeue).
-                    if !json, status != lastStatus, !PlanResource.terminalStatuses.contains(status), status != "running" || attempt > 1 {
-                        printNote("plan \(planID) \(status)" + (attempt > 1 ? " (attempt \(attempt))" : ""))
-                    }
-                    lastStatus = status
-                case .result, .end:
-                    break
-                }
+            do {
+                try await streamOutput()
+            } catch let error as BatonClientError where error.isTransient {
+                printNote("the output stream of plan \(planID) stopped (\(error)); waiting for the plan to end without it (`baton logs \(planID)` shows all of it)")
             }
-            // After `end` the plan is terminal; if the stream was cut short, long-poll the rest.
         }
         return try await longPoll()
     }
 
+    /// Prints the plan's output until its `end` event or until the server closes the stream.
+    private func streamOutput() async throws {
+        var lastStatus = ""
+        for try await event in client.events(of: planID) {
+            switch event {
+            case .output(let stream, let text):
+                Terminal.planOutput(text, stream: json ? "stderr" : stream)
+            case .status(let status, let attempt):
+                // The summary says how it ended; here only the moves on the way (a retry, a requeue).
+                if !json, status != lastStatus, !PlanResource.terminalStatuses.contains(status), status != "running" || attempt > 1 {
+                    printNote("plan \(planID) \(status)" + (attempt > 1 ? " (attempt \(attempt))" : ""))
+                }
+                lastStatus = status
+            case .result, .end:
+                break
+            }
+        }
+    }
+
     private func longPoll() async throws -> Reply<PlanResource> {
         let started = ContinuousClock.now
+        var outageStarted: ContinuousClock.Instant?
+        var backoff = Duration.seconds(1)
         while true {
-            let reply = try await client.plan(planID, wait: showsProgress ? 2 : 60)
-            if reply.value.isTerminal { return reply }
-            if showsProgress { await progress.show(plan: reply.value, client: client, since: started) }
+            let asked = ContinuousClock.now
+            do {
+                let reply = try await client.plan(planID, wait: showsProgress ? 2 : 60)
+                if outageStarted != nil { printNote("the server answers again") }
+                outageStarted = nil
+                backoff = .seconds(1)
+                if reply.value.isTerminal { return reply }
+                if showsProgress { await ProgressLine.show(plan: reply.value, client: client, since: started) }
+                // A server with a short --max-wait answers at once: ask at most once a second.
+                try await Task.sleep(until: asked + .seconds(1))
+            } catch let error as BatonClientError where error.isTransient {
+                let now = ContinuousClock.now
+                if outageStarted == nil {
+                    outageStarted = now
+                    printNote("\(error); retrying for up to \(Formatting.duration(milliseconds: serverOutage.milliseconds))")
+                }
+                guard let outageStarted, now - outageStarted < serverOutage else { throw error }
+                try await Task.sleep(for: backoff)
+                backoff = min(backoff * 2, .seconds(15))
+            }
         }
     }
 }
 
 /// The line that shows, on a terminal, where a waiting plan is; redrawn in place on stderr.
-struct ProgressLine {
-    static let isTerminal = isatty(STDERR_FILENO) == 1
-
-    func show(plan: PlanResource, client: BatonClient, since start: ContinuousClock.Instant) async {
+enum ProgressLine {
+    static func show(plan: PlanResource, client: BatonClient, since start: ContinuousClock.Instant) async {
         var text = "plan \(plan.id) \(plan.status)"
         if plan.status == "queued" {
             // Claims go by priority, then age: the plans ahead are those before it in that order.
+            // The listing is newest first, so beyond one page only the total is known.
             if let page = try? await client.plans(status: ["queued"], limit: 1000).value {
-                let ahead = page.plans.count { ($0.priority, $0.id) < (plan.priority, plan.id) }
-                text += " · \(ahead)\(page.nextCursor == nil ? "" : "+") ahead in the queue"
+                if page.nextCursor == nil {
+                    text += " · \(page.plans.count { ($0.priority, $0.id) < (plan.priority, plan.id) }) ahead in the queue"
+                } else {
+                    text += " · over 1000 plans queued"
+                }
             }
             if let state = try? await client.orchestrator().value {
                 text += ", \(state.workers.busy)/\(state.workers.total) workers busy"
                 if state.state != "running" { text += " · orchestrator \(state.state)" }
             }
         }
-        let waited = ContinuousClock.now - start
-        text += " · \(Formatting.duration(milliseconds: Int64(waited.components.seconds) * 1000))"
+        text += " · \(Formatting.duration(milliseconds: (ContinuousClock.now - start).milliseconds))"
         printNote("\r\u{1B}[K" + text, terminator: "")
     }
 
-    func clear() {
+    static func clear() {
         printNote("\r\u{1B}[K", terminator: "")
+    }
+}
+
+extension Duration {
+    /// The duration in whole milliseconds.
+    var milliseconds: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds * 1000 + attoseconds / 1_000_000_000_000_000
     }
 }

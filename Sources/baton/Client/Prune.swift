@@ -26,7 +26,7 @@ struct Prune: AsyncParsableCommand {
     func run() async throws {
         Baton.bootstrapLogging
         let age = DurationText(olderThan)!.seconds
-        let directory = dataDir ?? ProcessInfo.processInfo.environment["BATON_DATA_DIR"].flatMap { $0.isEmpty ? nil : $0 } ?? ".baton"
+        let directory = DataDirectory.resolve(dataDir)
         let path = SQLitePlanStore.Configuration.databasePath(inDataDirectory: directory)
         guard FileManager.default.fileExists(atPath: path) else {
             throw ValidationError("no database in \(directory); give the server's data directory with --data-dir")

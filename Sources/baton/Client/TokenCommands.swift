@@ -28,7 +28,7 @@ struct Token: AsyncParsableCommand {
         func run() async throws {
             try await connection.run { client in
                 let reply = try await client.createToken(name: name, role: role)
-                if json { return Formatting.printJSON(reply.body) }
+                if json { return Terminal.json(reply.body) }
                 let token = reply.value
                 print(token.token)
                 printNote("created \(token.role) token \(token.id) (\(token.name)); the secret above is shown only this once")
@@ -46,7 +46,7 @@ struct Token: AsyncParsableCommand {
         func run() async throws {
             try await connection.run { client in
                 let reply = try await client.tokens()
-                if json { return Formatting.printJSON(reply.body) }
+                if json { return Terminal.json(reply.body) }
                 let rows = reply.value.tokens.map { token in
                     [String(token.id), token.name, token.role, token.createdAt, token.lastUsedAt ?? "-", token.revokedAt.map { "revoked \($0)" } ?? "active"]
                 }

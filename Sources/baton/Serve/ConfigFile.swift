@@ -19,7 +19,9 @@ struct ConfigFile {
             throw ValidationError("--config \(path): cannot read that file")
         }
         var values: [String: String] = [:]
-        for (index, rawLine) in String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        // \.isNewline also splits at "\r\n", a single Character: files written on Windows read the same.
+        let lines = String(decoding: data, as: UTF8.self).split(omittingEmptySubsequences: false, whereSeparator: \.isNewline)
+        for (index, rawLine) in lines.enumerated() {
             let line = rawLine.trimmingCharacters(in: .whitespaces)
             if line.isEmpty || line.hasPrefix("#") { continue }
             let place = "\(path):\(index + 1)"

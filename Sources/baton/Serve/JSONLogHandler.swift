@@ -25,12 +25,10 @@ struct JSONLogHandler: LogHandler {
         record["message"] = "\(message)"
         guard var json = try? JSONSerialization.data(withJSONObject: record, options: [.sortedKeys, .withoutEscapingSlashes]) else { return }
         json.append(UInt8(ascii: "\n"))
-        FileHandle.standardError.write(json)
+        try? FileHandle.standardError.write(contentsOf: json)
     }
 
     private static func timestamp() -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return formatter.string(from: Date())
+        Date().formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
     }
 }

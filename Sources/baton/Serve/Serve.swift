@@ -55,7 +55,13 @@ struct Serve: AsyncParsableCommand {
     var config: String?
 
     func run() async throws {
-        let settings = try Settings(self)
+        let settings: Settings
+        do {
+            settings = try Settings(self)
+        } catch let error as ValidationError {
+            printError(error.message)
+            throw ExitCode.validationFailure
+        }
         LoggingSystem.bootstrap { label in
             switch settings.logFormat {
             case .text:
@@ -77,14 +83,14 @@ struct Serve: AsyncParsableCommand {
         storeConfiguration.maxOutputBytes = settings.maxOutputBytes
         let store = try await SQLitePlanStore(configuration: storeConfiguration, logger: Logger(label: "baton.store"))
 
+        // Fail fast with a clear message when there is no usable Python; each restart resolves anew.
+        let interpreter = try await PythonInterpreter.resolve(requested: settings.python)
         let tokenFile = AdminTokenBootstrap.tokenFile(inDataDirectory: settings.dataDir)
         if let secret = try await AdminTokenBootstrap.ensureAdminToken(tokens: store, dataDirectory: settings.dataDir) {
             // Unbuffered: seen now, not when the server stops.
-            FileHandle.standardOutput.write(Data("Created the first admin token (shown only now; also in \(tokenFile)):\n  \(secret)\n".utf8))
+            try? FileHandle.standardOutput.write(contentsOf: Data("Created the first admin token (shown only now; also in \(tokenFile)):\n  \(secret)\n".utf8))
         }
 
-        // Fail fast with a clear message when there is no usable Python; each restart resolves anew.
-        let interpreter = try await PythonInterpreter.resolve(requested: settings.python)
         let runnerLogger = Logger(label: "baton.runner")
         let (python, workspace, helper, maxOutput) = (settings.python, settings.workspace, settings.helperDirectory, settings.maxOutputBytes)
         var orchestratorConfiguration = Orchestrator.Configuration()

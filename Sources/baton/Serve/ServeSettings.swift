@@ -84,7 +84,7 @@ struct Settings {
         maxBodyBytes = try value(flags.maxBodyBytes, "max-body-bytes", Int.init) ?? 1 << 20
         try check((1024...(64 << 20)).contains(maxBodyBytes), "--max-body-bytes must be from 1024 to 67108864; got \(maxBodyBytes)")
         maxWait = try value(flags.maxWait, "max-wait", Int.init) ?? 300
-        try check((0...300).contains(maxWait), "--max-wait must be from 0 to 300 seconds; got \(maxWait)")
+        try check((1...300).contains(maxWait), "--max-wait must be from 1 to 300 seconds; got \(maxWait)")
         let mode = try value(flags.synchronous, "synchronous", { $0 }) ?? "normal"
         guard let synchronous = SQLiteSynchronous(rawValue: mode) else { throw ValidationError("--synchronous must be normal or full; got \(mode)") }
         self.synchronous = synchronous
@@ -97,6 +97,10 @@ struct Settings {
         guard let logFormat = LogFormat(rawValue: format) else { throw ValidationError("--log-format must be text or json; got \(format)") }
         self.logFormat = logFormat
         helperDirectory = Self.helperDirectory(environment: environment, workspace: workspace)
+        if let configured = environment["BATON_HELPER_DIR"] {
+            try check(FileManager.default.fileExists(atPath: configured + "/baton_plan.py"),
+                      "BATON_HELPER_DIR=\(configured) has no baton_plan.py; point it at the python/ directory of Baton")
+        }
     }
 
     /// Where `baton_plan.py` is: `BATON_HELPER_DIR`, else a `python/` folder beside the
