@@ -22,6 +22,7 @@ public struct BatonClient: Sendable {
     /// The largest answer read into memory (plan output is capped on the server at far less).
     private static let maxBodyBytes = 256 << 20
 
+    /// A client of the server at `server`, showing it `token` (none: only `/health` answers).
     public init(server: URL, token: String?, http: HTTPClient = BatonClient.failFastHTTPClient) {
         self.server = server
         self.token = token

@@ -46,15 +46,22 @@ public enum BatonClientError: Error, Sendable, CustomStringConvertible {
 public struct APIProblem: Decodable, Sendable, CustomStringConvertible {
     /// One invalid field of a 422 answer.
     public struct FieldIssue: Decodable, Sendable {
+        /// The field, e.g. `priority` or `plans[3].script`.
         public let field: String
+        /// What is wrong with it.
         public let message: String
     }
 
+    /// The HTTP status.
     public let status: Int
+    /// A short summary, e.g. `Unprocessable Content`.
     public let title: String
+    /// What went wrong and what to do.
     public let detail: String?
+    /// For a 422, each invalid field.
     public let errors: [FieldIssue]?
 
+    /// A problem with these fields.
     public init(status: Int, title: String, detail: String? = nil, errors: [FieldIssue]? = nil) {
         self.status = status
         self.title = title

@@ -2,7 +2,9 @@ import Foundation
 
 /// One event of a `text/event-stream`: its `event:` name and its `data:` lines joined.
 public struct ServerSentEvent: Sendable, Equatable {
+    /// The `event:` field; `message` when there was none.
     public var name: String
+    /// The `data:` lines, joined with LF.
     public var data: String
 
     public init(name: String, data: String) {

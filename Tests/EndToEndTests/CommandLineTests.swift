@@ -201,6 +201,21 @@ struct CommandLineTests {
         }
     }
 
+    @Test("doctor fails, naming each broken part: a damaged database, a missing interpreter, no server")
+    func doctorFindsProblems() async throws {
+        let directory = try TestDirectory()
+        defer { directory.remove() }
+        try FileManager.default.createDirectory(atPath: directory.dataDir, withIntermediateDirectories: true)
+        try Data(repeating: 0x5A, count: 8192).write(to: URL(fileURLWithPath: directory.dataDir + "/baton.sqlite"))
+        let result = try await baton(["doctor", "--python", "/nonexistent/python3", "--data-dir", directory.dataDir],
+                                     environment: ["BATON_SERVER": "http://127.0.0.1:9"])
+        #expect(result.status == 1, "\(result)")
+        for check in ["python", "database", "server"] {
+            #expect(result.stdout.contains("FAIL \(check):"), "\(check): \(result)")
+        }
+        #expect(result.stdout.contains("ok   data directory"), "\(result)")
+    }
+
     @Test("usage errors exit 64 and name what is wrong")
     func usageErrors() async throws {
         let cases: [([String], String)] = [
