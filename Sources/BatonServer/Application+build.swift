@@ -25,8 +25,9 @@ public func buildApplication(
     router.add(middleware: ProblemMiddleware(allowedMethods: allowedMethods))
     let api = router.group("api/v1")
     let usage = TokenUsage()
+    let cache = TokenCache()
     func requiring(_ role: TokenRole) -> RouterGroup<BatonRequestContext> {
-        api.group().add(middleware: TokenAuthenticator(minimum: role, tokens: tokens, usage: usage))
+        api.group().add(middleware: TokenAuthenticator(minimum: role, tokens: tokens, usage: usage, cache: cache))
     }
     let (viewer, producer, admin) = (requiring(.viewer), requiring(.producer), requiring(.admin))
 
@@ -35,7 +36,7 @@ public func buildApplication(
         .addRoutes(viewer: viewer, producer: producer)
     OrchestratorController(orchestrator: orchestrator, configuration: configuration)
         .addRoutes(viewer: viewer, producer: producer, admin: admin)
-    TokensController(tokens: tokens, configuration: configuration).addRoutes(admin: admin)
+    TokensController(tokens: tokens, cache: cache, configuration: configuration).addRoutes(admin: admin)
     MetricsController(store: store, serverMetrics: metrics).addRoutes(root: router, viewer: viewer)
     allowedMethods.learn(from: router)
     return Application(

@@ -29,6 +29,12 @@ public struct JSONText: Sendable, Hashable, CustomStringConvertible {
     /// Appends `string` as a JSON string literal (RFC 8259 §7) to `text`.
     public static func appendQuoted(_ string: String, to text: inout String) {
         text += "\""
+        // Most strings (names, paths, timestamps) need no escape: append them whole.
+        guard string.utf8.contains(where: { $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") || $0 < 0x20 }) else {
+            text += string
+            text += "\""
+            return
+        }
         for scalar in string.unicodeScalars {
             switch scalar {
             case "\"": text += "\\\""

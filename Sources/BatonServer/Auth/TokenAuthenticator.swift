@@ -37,6 +37,7 @@ struct TokenAuthenticator: RouterMiddleware {
     let minimum: TokenRole
     let tokens: any TokenStore
     let usage: TokenUsage
+    let cache: TokenCache
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         guard let header = request.headers[.authorization], header.lowercased().hasPrefix("bearer "),
@@ -45,7 +46,8 @@ struct TokenAuthenticator: RouterMiddleware {
             throw Problem(.unauthorized, "Unauthorized", detail: "send a token as Authorization: Bearer <token> (baton token create, or the admin token in the data directory)",
                           headers: [.wwwAuthenticate: "Bearer"])
         }
-        guard let token = try await tokens.liveToken(secretHash: TokenSecret.hash(secret)) else {
+        let hash = TokenSecret.hash(secret)
+        guard let token = try await cache.token(secretHash: hash, load: { try await tokens.liveToken(secretHash: hash) }) else {
             throw Problem(.unauthorized, "Unauthorized", detail: "this token is unknown or has been revoked",
                           headers: [.wwwAuthenticate: #"Bearer error="invalid_token""#])
         }

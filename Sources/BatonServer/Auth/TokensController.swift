@@ -5,6 +5,8 @@ import Hummingbird
 /// `/api/v1/tokens` (admin): create, list, revoke.
 struct TokensController: Sendable {
     let tokens: any TokenStore
+    /// Emptied at each revoke, so a revoked token stops working at once.
+    let cache: TokenCache
     let configuration: ServerConfiguration
 
     func addRoutes(admin: RouterGroup<BatonRequestContext>) {
@@ -65,8 +67,10 @@ struct TokensController: Sendable {
         guard let id = context.parameters.get("id", as: Int64.self),
               try await tokens.revokeToken(id: id, now: Date()) != nil
         else {
+            cache.removeAll()
             throw Problem(.notFound, "Token not found", detail: "no live token has that id (GET /api/v1/tokens lists them)")
         }
+        cache.removeAll()
         return Response(status: .noContent)
     }
 }

@@ -9,12 +9,32 @@ enum Timestamp {
         let (days, dayMilliseconds) = milliseconds.quotientAndRemainder(dividingBy: 86_400_000)
         let (day, time) = dayMilliseconds < 0 ? (days - 1, dayMilliseconds + 86_400_000) : (days, dayMilliseconds)
         let (year, month, dayOfMonth) = civil(fromDays: day)
-        func pad(_ value: Int, _ width: Int) -> String {
-            let digits = String(value)
-            return String(repeating: "0", count: max(0, width - digits.count)) + digits
+        guard (0...9999).contains(year) else { return Date.ISO8601FormatStyle(includingFractionalSeconds: true).format(date) }
+        // Written into a fixed buffer: this runs for every timestamp of every answer.
+        return String(unsafeUninitializedCapacity: 24) { buffer in
+            func put(_ value: Int, width: Int, at offset: Int) {
+                var value = value
+                for index in stride(from: offset + width - 1, through: offset, by: -1) {
+                    buffer[index] = UInt8(ascii: "0") + UInt8(value % 10)
+                    value /= 10
+                }
+            }
+            put(year, width: 4, at: 0)
+            buffer[4] = UInt8(ascii: "-")
+            put(month, width: 2, at: 5)
+            buffer[7] = UInt8(ascii: "-")
+            put(dayOfMonth, width: 2, at: 8)
+            buffer[10] = UInt8(ascii: "T")
+            put(time / 3_600_000, width: 2, at: 11)
+            buffer[13] = UInt8(ascii: ":")
+            put(time / 60_000 % 60, width: 2, at: 14)
+            buffer[16] = UInt8(ascii: ":")
+            put(time / 1000 % 60, width: 2, at: 17)
+            buffer[19] = UInt8(ascii: ".")
+            put(time % 1000, width: 3, at: 20)
+            buffer[23] = UInt8(ascii: "Z")
+            return 24
         }
-        return "\(pad(year, 4))-\(pad(month, 2))-\(pad(dayOfMonth, 2))T\(pad(time / 3_600_000, 2)):\(pad(time / 60_000 % 60, 2))"
-            + ":\(pad(time / 1000 % 60, 2)).\(pad(time % 1000, 3))Z"
     }
 
     /// Reads an RFC 3339 date-time (`2026-11-21T10:15:30Z`, `2026-11-21t10:15:30.5+05:30`).

@@ -134,34 +134,6 @@ struct PlanWaiter {
     }
 }
 
-/// The line that shows, on a terminal, where a waiting plan is; redrawn in place on stderr.
-enum ProgressLine {
-    static func show(plan: PlanResource, client: BatonClient, since start: ContinuousClock.Instant) async {
-        var text = "plan \(plan.id) \(plan.status)"
-        if plan.status == "queued" {
-            // Claims go by priority, then age: the plans ahead are those before it in that order.
-            // The listing is newest first, so beyond one page only the total is known.
-            if let page = try? await client.plans(status: ["queued"], limit: 1000).value {
-                if page.nextCursor == nil {
-                    text += " · \(page.plans.count { ($0.priority, $0.id) < (plan.priority, plan.id) }) ahead in the queue"
-                } else {
-                    text += " · over 1000 plans queued"
-                }
-            }
-            if let state = try? await client.orchestrator().value {
-                text += ", \(state.workers.busy)/\(state.workers.total) workers busy"
-                if state.state != "running" { text += " · orchestrator \(state.state)" }
-            }
-        }
-        text += " · \(Formatting.duration(milliseconds: (ContinuousClock.now - start).milliseconds))"
-        printNote("\r\u{1B}[K" + text, terminator: "")
-    }
-
-    static func clear() {
-        printNote("\r\u{1B}[K", terminator: "")
-    }
-}
-
 extension Duration {
     /// The duration in whole milliseconds.
     var milliseconds: Int64 {
