@@ -87,7 +87,7 @@ public struct BatonClient: Sendable {
                 do {
                     let response = try await execute(request(.GET, "plans/\(id)/events", accept: "text/event-stream"), extraTime: .zero)
                     guard response.status == .ok else {
-                        throw try Self.rejection(response.status, try await Self.collect(response))
+                        throw try Self.rejection(response.status, try await collect(response))
                     }
                     let activity = StreamActivity()
                     try await withThrowingTaskGroup(of: Void.self) { group in
@@ -176,7 +176,7 @@ public struct BatonClient: Sendable {
     public func health() async throws -> Reply<HealthReport> {
         do {
             let response = try await execute(request(.GET, "health"), extraTime: .zero)
-            let body = try await Self.collect(response)
+            let body = try await collect(response)
             guard response.status == .ok || response.status == .serviceUnavailable else {
                 throw try Self.rejection(response.status, body)
             }
@@ -201,7 +201,7 @@ public struct BatonClient: Sendable {
     ) async throws -> (status: Int, body: Data) {
         do {
             let response = try await execute(request(method, path, query: query, body: body), extraTime: extraTime)
-            let data = try await Self.collect(response)
+            let data = try await collect(response)
             guard (200..<300).contains(response.status.code) else { throw try Self.rejection(response.status, data) }
             return (Int(response.status.code), data)
         } catch {
@@ -257,9 +257,25 @@ public struct BatonClient: Sendable {
         }
     }
 
-    private static func collect(_ response: HTTPClientResponse) async throws -> Data {
-        var buffer = try await response.body.collect(upTo: maxBodyBytes)
-        return buffer.readData(length: buffer.readableBytes) ?? Data()
+    /// Reads a whole answer's body. AsyncHTTPClient's deadline ends with the answer's head, so
+    /// the body gets ``timeout`` of its own: a connection that dies silently must not hang a call.
+    private func collect(_ response: HTTPClientResponse) async throws -> Data {
+        let (server, limit) = (server.absoluteString, Duration.nanoseconds(timeout.nanoseconds))
+        return try await withThrowingTaskGroup(of: Data?.self) { group in
+            group.addTask {
+                var buffer = try await response.body.collect(upTo: Self.maxBodyBytes)
+                return buffer.readData(length: buffer.readableBytes) ?? Data()
+            }
+            group.addTask {
+                try await Task.sleep(for: limit)
+                return nil
+            }
+            defer { group.cancelAll() }
+            guard let body = try await group.next() ?? nil else {
+                throw BatonClientError.connectionLost(server: server, reason: "the answer's body did not arrive in time")
+            }
+            return body
+        }
     }
 
     private static func rejection(_ status: HTTPResponseStatus, _ body: Data) throws -> BatonClientError {

@@ -62,6 +62,9 @@ import Testing
         (#"{"script": "a.py", "run_after": "2024-01-01T25:00:00Z"}"#, "run_after"),
         (#"{"script": "a.py", "run_after": "2024-01-01T10:00:00"}"#, "run_after"),
         (#"{"script": "a.py", "run_after": "2024-01-01T10:00:00+24:00"}"#, "run_after"),
+        (#"{"script": "a.py", "run_after": "2024-01-01T10:15:60Z"}"#, "run_after"),
+        (#"{"script": "a.py", "run_after": "0000-01-01T00:00:00+01:00"}"#, "run_after"),
+        (#"{"script": "a.py", "run_after": "9999-12-31T23:30:00-01:00"}"#, "run_after"),
         (#"{"script": "a.py", "name": "a\#(String(repeating: "\u{301}", count: 300))"}"#, "name"),
         (#"{"script": "a.py", "idempotency_key": "k\#(String(repeating: "\u{301}", count: 300))"}"#, "idempotency_key"),
         (#"{"script": "a.py", "labels": {"bad key": "x"}}"#, "labels.bad key"),
@@ -150,6 +153,8 @@ import Testing
         ("2030-08-19T10:28:35.123456+02:30", "2030-08-19T07:58:35.123Z"),
         ("2030-08-19T23:59:59.999-23:59", "2030-08-20T23:58:59.999Z"),
         ("2028-02-29T00:00:00Z", "2028-02-29T00:00:00.000Z"),
+        ("2016-12-31T23:59:60Z", "2017-01-01T00:00:00.000Z"),
+        ("2017-01-01T01:29:60+01:30", "2017-01-01T00:00:00.000Z"),
     ])
     func runAfterReadsEveryRFC3339FormExactly(text: String, stored: String) async throws {
         try await withServer { client, _, _ in

@@ -152,6 +152,9 @@ struct CommandLineTests {
         let directory = try TestDirectory()
         defer { directory.remove() }
         try await ServerProcess.with(dataDir: directory.dataDir, workspace: directory.workspace) { server in
+            // Not at a terminal, the server logs where the admin token is, never the token.
+            #expect(!server.adminToken.isEmpty && !server.log.contains(server.adminToken))
+            #expect(server.log.contains("admin.token"))
             let local = ["BATON_SERVER": server.url, "BATON_DATA_DIR": directory.dataDir]
             let status = try await baton(["status"], environment: local)
             #expect(status.status == 0, "\(status)")
@@ -171,8 +174,8 @@ struct CommandLineTests {
         defer { directory.remove() }
         try await ServerProcess.with(dataDir: directory.dataDir, workspace: directory.workspace) { server in
             let env = server.environment()
-            for cancels in [false, true] {
-                let name = "interrupted-\(cancels)"
+            for (signal, cancels) in [(SIGINT, false), (SIGTERM, false), (SIGINT, true)] {
+                let name = "interrupted-\(signal)-\(cancels)"
                 var planID: Int64?
                 let result = try await baton(
                     ["enqueue", "--name", name, "--code", "import time; time.sleep(120)", "--wait"] + (cancels ? ["--cancel-on-interrupt"] : []),
@@ -183,7 +186,7 @@ struct CommandLineTests {
                         return planID != nil
                     }
                     try #require(running)
-                    kill(pid, SIGINT)
+                    kill(pid, signal)
                 }
                 let id = try #require(planID)
                 let plan = try await server.client.plan(id).value
@@ -192,7 +195,7 @@ struct CommandLineTests {
                     #expect(result.stderr.contains("canceling plan \(id)"), "\(result)")
                     #expect(plan.status == "canceled")
                 } else {
-                    #expect(result.status == 130, "\(result)")
+                    #expect(result.status == 128 + signal, "\(result)")
                     #expect(result.stderr.contains("plan \(id) goes on on the server"), "\(result)")
                     #expect(plan.status == "running")
                     _ = try await server.client.cancel(id)

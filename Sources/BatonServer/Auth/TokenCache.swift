@@ -11,7 +11,14 @@ final class TokenCache: Sendable {
     let lifetime: Duration
     /// More entries than this and the cache starts afresh.
     private let capacity = 1024
-    private let entries = Mutex<[[UInt8]: (token: APIToken, until: ContinuousClock.Instant)]>([:])
+    private let state = Mutex(State())
+
+    private struct State {
+        var entries: [[UInt8]: (token: APIToken, until: ContinuousClock.Instant)] = [:]
+        /// Moves on at every `removeAll`: a token read from the database before a revoke
+        /// committed is then not stored after it.
+        var generation = 0
+    }
 
     init(lifetime: Duration = .seconds(2)) {
         self.lifetime = lifetime
@@ -20,20 +27,22 @@ final class TokenCache: Sendable {
     /// The live token with this secret hash: from the cache while fresh, else from `load`.
     func token(secretHash: [UInt8], load: () async throws -> APIToken?) async throws -> APIToken? {
         let now = ContinuousClock.now
-        if let entry = entries.withLock({ $0[secretHash] }), entry.until > now { return entry.token }
-        guard let token = try await load() else {
-            entries.withLock { _ = $0.removeValue(forKey: secretHash) }
-            return nil
-        }
-        entries.withLock { entries in
-            if entries.count >= capacity { entries.removeAll(keepingCapacity: true) }
-            entries[secretHash] = (token, now + lifetime)
+        let (cached, generation) = state.withLock { ($0.entries[secretHash], $0.generation) }
+        if let cached, cached.until > now { return cached.token }
+        guard let token = try await load() else { return nil }
+        state.withLock { state in
+            guard state.generation == generation else { return }
+            if state.entries.count >= capacity { state.entries.removeAll(keepingCapacity: true) }
+            state.entries[secretHash] = (token, now + lifetime)
         }
         return token
     }
 
     /// Forgets every token, after a revoke.
     func removeAll() {
-        entries.withLock { $0.removeAll() }
+        state.withLock { state in
+            state.entries.removeAll()
+            state.generation += 1
+        }
     }
 }

@@ -67,7 +67,6 @@ struct TokensController: Sendable {
         guard let id = context.parameters.get("id", as: Int64.self),
               try await tokens.revokeToken(id: id, now: Date()) != nil
         else {
-            cache.removeAll()
             throw Problem(.notFound, "Token not found", detail: "no live token has that id (GET /api/v1/tokens lists them)")
         }
         cache.removeAll()

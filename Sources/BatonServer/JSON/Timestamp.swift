@@ -40,7 +40,8 @@ enum Timestamp {
     /// Reads an RFC 3339 date-time (`2026-11-21T10:15:30Z`, `2026-11-21t10:15:30.5+05:30`).
     ///
     /// Strict where a lenient parser would guess: every field must be in range (no 13th month,
-    /// no February 30th, no minute 99 rolled into the next hour). Digits of the fraction beyond
+    /// no February 30th, no minute 99 rolled into the next hour; second 60 only as a leap second,
+    /// at the end of a UTC day), and the time must fall in the years 0000–9999. Digits of the fraction beyond
     /// milliseconds are dropped, as the store keeps milliseconds.
     static func parse(_ text: String) -> Date? {
         var reader = Reader(bytes: Array(text.utf8))
@@ -68,12 +69,21 @@ enum Timestamp {
             offsetMinutes = sign * (offsetHour * 60 + offsetMinute)
         }
         guard reader.atEnd, (1...12).contains(month), (1...daysIn(month: month, year: year)).contains(day),
-              hour <= 23, minute <= 59, second <= 60  // 60: a leap second
+              hour <= 23, minute <= 59, second <= 60
         else { return nil }
         let days = daysFromCivil(year: year, month: month, day: day)
-        let seconds = ((days * 24 + hour) * 60 + minute) * 60 + second - offsetMinutes * 60
+        let utcMinutes = (days * 24 + hour) * 60 + minute - offsetMinutes
+        // A leap second is only ever the last of a UTC day; it is read as the next day's first.
+        guard second < 60 || (utcMinutes % 1440 + 1440) % 1440 == 23 * 60 + 59 else { return nil }
+        let seconds = utcMinutes * 60 + second
+        // Answers write four-digit years: a time outside them is not accepted either.
+        guard (Self.firstSecond...Self.lastSecond).contains(seconds) else { return nil }
         return Date(timeIntervalSince1970: Double(seconds) + Double(milliseconds) / 1000)
     }
+
+    /// 0000-01-01T00:00:00Z and 9999-12-31T23:59:59Z, in seconds since 1970.
+    private static let firstSecond = daysFromCivil(year: 0, month: 1, day: 1) * 86_400
+    private static let lastSecond = daysFromCivil(year: 9999, month: 12, day: 31) * 86_400 + 86_399
 
     private static func daysIn(month: Int, year: Int) -> Int {
         switch month {

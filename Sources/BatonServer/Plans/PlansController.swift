@@ -130,7 +130,7 @@ struct PlansController: Sendable {
             return .json(try await requirePlan(id).responseJSON)
         }
         guard let seconds = Double(wait), seconds >= 0, seconds.isFinite else {
-            throw PlanValidationError(field: "wait", message: "must be a number of seconds; more than \(Int(configuration.maxWait.timeIntervalSeconds)) waits that long")
+            throw PlanValidationError(field: "wait", message: "must be a number of seconds; a value above \(Int(configuration.maxWait.timeIntervalSeconds)) waits \(Int(configuration.maxWait.timeIntervalSeconds))")
         }
         // Clamped as a number first: a huge value would not fit in a Duration.
         let limit = Duration.seconds(min(seconds, configuration.maxWait.timeIntervalSeconds))

@@ -11,8 +11,10 @@ enum CLIExit {
     static let canceled: Int32 = 4
     /// The server could not be reached or answered an error.
     static let serverError: Int32 = 5
-    /// Interrupted (Ctrl-C, SIGTERM) while waiting, the plan left running: 128 + SIGINT, as shells report it.
+    /// Ctrl-C while waiting, the plan left running: 128 + SIGINT, as shells report it.
     static let interrupted: Int32 = 130
+    /// SIGTERM (a CI system canceling the job) while waiting, the plan left running: 128 + SIGTERM.
+    static let terminated: Int32 = 143
 
     /// The exit code for a plan that ended in `status`.
     static func forPlan(status: String) -> Int32 {

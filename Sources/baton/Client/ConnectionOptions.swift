@@ -40,9 +40,13 @@ struct ConnectionOptions: ParsableArguments {
         return secret.isEmpty ? nil : secret
     }
 
+    /// `localhost`, `::1`, or a numeric IPv4 address in 127.0.0.0/8 (not a name like
+    /// `127.example.com`).
     static func isLoopback(_ url: URL) -> Bool {
         guard let host = url.host?.lowercased() else { return false }
-        return host == "localhost" || host == "::1" || host == "[::1]" || host.hasPrefix("127.")
+        if host == "localhost" || host == "::1" || host == "[::1]" { return true }
+        var address = in_addr()
+        return inet_pton(AF_INET, host, &address) == 1 && UInt32(bigEndian: address.s_addr) >> 24 == 127
     }
 
     /// A client for these options.

@@ -13,11 +13,10 @@ struct Enqueue: AsyncParsableCommand {
 
             With --wait the exit code says how the plan ended: 0 succeeded, 1 failed, 3 timed out, \
             4 canceled; 5 means the server could not be reached or refused the request, 64 a \
-            usage error. Ctrl-C stops waiting and leaves the plan running, unless \
-            --cancel-on-interrupt.
+            usage error. Ctrl-C (or SIGTERM) stops waiting and leaves the plan running (exit 130, \
+            or 143), unless --cancel-on-interrupt.
 
-            Example (CI): baton enqueue --script tests/run_suite.py --input @params.json \
-              --label branch=main --wait --follow
+            Example (CI): baton enqueue --module pytest --arg -q --label branch=main --wait --follow
             """
     )
 

@@ -28,7 +28,7 @@ struct PlanWaiter {
 
     private enum Ending: Sendable {
         case ended(Reply<PlanResource>)
-        case interrupted
+        case interrupted(UnixSignal)
     }
 
     func run() async throws -> Int32 {
@@ -48,9 +48,9 @@ struct PlanWaiter {
                 printNote(Formatting.summary(reply.value))
             }
             return CLIExit.forPlan(status: reply.value.status)
-        case .interrupted:
+        case .interrupted(let signal):
             printNote("stopped waiting; plan \(planID) goes on on the server (`baton cancel \(planID)` stops it)")
-            return CLIExit.interrupted
+            return signal == .sigterm ? CLIExit.terminated : CLIExit.interrupted
         }
     }
 
@@ -58,8 +58,8 @@ struct PlanWaiter {
     /// second, the first having asked the server to cancel the plan (whose end then ends the wait).
     private func interrupted(by signals: UnixSignalsSequence) async -> Ending {
         var canceling = false
-        for await _ in signals {
-            guard cancelOnInterrupt, !canceling else { return .interrupted }
+        for await signal in signals {
+            guard cancelOnInterrupt, !canceling else { return .interrupted(signal) }
             canceling = true
             if showsProgress { ProgressLine.clear() }
             do {
@@ -69,25 +69,30 @@ struct PlanWaiter {
                 // It ended just now, before the cancel: the wait reports how.
             } catch {
                 printError("could not cancel plan \(planID): \(error)")
-                return .interrupted
+                return .interrupted(signal)
             }
         }
-        return .interrupted
+        return .interrupted(.sigint)
     }
 
     private func waitForEnd() async throws -> Reply<PlanResource> {
         if follow {
+            var reason: String?
             do {
-                try await streamOutput()
+                if try await !streamOutput() { reason = "the server closed it" }
             } catch let error as BatonClientError where error.isTransient {
-                printNote("the output stream of plan \(planID) stopped (\(error)); waiting for the plan to end without it (`baton logs \(planID)` shows all of it)")
+                reason = error.description
+            }
+            if let reason {
+                printNote("the output stream of plan \(planID) stopped (\(reason)); waiting for the plan to end without it (`baton logs \(planID)` shows all of it)")
             }
         }
         return try await longPoll()
     }
 
-    /// Prints the plan's output until its `end` event or until the server closes the stream.
-    private func streamOutput() async throws {
+    /// Prints the plan's output until its `end` event or until the server closes the stream;
+    /// returns whether `end` came.
+    private func streamOutput() async throws -> Bool {
         var lastStatus = ""
         for try await event in client.events(of: planID) {
             switch event {
@@ -99,14 +104,18 @@ struct PlanWaiter {
                     printNote("plan \(planID) \(status)" + (attempt > 1 ? " (attempt \(attempt))" : ""))
                 }
                 lastStatus = status
-            case .result, .end:
+            case .result:
                 break
+            case .end:
+                return true
             }
         }
+        return false
     }
 
     private func longPoll() async throws -> Reply<PlanResource> {
         let started = ContinuousClock.now
+        var progress = ProgressLine()
         var outageStarted: ContinuousClock.Instant?
         var backoff = Duration.seconds(1)
         while true {
@@ -117,7 +126,7 @@ struct PlanWaiter {
                 outageStarted = nil
                 backoff = .seconds(1)
                 if reply.value.isTerminal { return reply }
-                if showsProgress { await ProgressLine.show(plan: reply.value, client: client, since: started) }
+                if showsProgress { await progress.show(plan: reply.value, client: client, since: started) }
                 // A server with a short --max-wait answers at once: ask at most once a second.
                 try await Task.sleep(until: asked + .seconds(1))
             } catch let error as BatonClientError where error.isTransient {
@@ -131,13 +140,5 @@ struct PlanWaiter {
                 backoff = min(backoff * 2, .seconds(15))
             }
         }
-    }
-}
-
-extension Duration {
-    /// The duration in whole milliseconds.
-    var milliseconds: Int64 {
-        let (seconds, attoseconds) = components
-        return seconds * 1000 + attoseconds / 1_000_000_000_000_000
     }
 }

@@ -87,8 +87,12 @@ struct Serve: AsyncParsableCommand {
         let interpreter = try await PythonInterpreter.resolve(requested: settings.python)
         let tokenFile = AdminTokenBootstrap.tokenFile(inDataDirectory: settings.dataDir)
         if let secret = try await AdminTokenBootstrap.ensureAdminToken(tokens: store, dataDirectory: settings.dataDir) {
-            // Unbuffered: seen now, not when the server stops.
-            try? FileHandle.standardOutput.write(contentsOf: Data("Created the first admin token (shown only now; also in \(tokenFile)):\n  \(secret)\n".utf8))
+            // The secret goes to a person at a terminal, never into a log (the journal, `docker
+            // logs`); the file has it either way. Unbuffered: seen now, not when the server stops.
+            let message = isatty(STDOUT_FILENO) == 1
+                ? "Created the first admin token (shown only now; also in \(tokenFile)):\n  \(secret)\n"
+                : "Created the first admin token; it is in \(tokenFile), readable by this user only.\n"
+            try? FileHandle.standardOutput.write(contentsOf: Data(message.utf8))
         }
 
         let runnerLogger = Logger(label: "baton.runner")
