@@ -76,10 +76,13 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // What every test target shares (`eventually`).
+        .target(name: "BatonTestSupport", path: "Tests/BatonTestSupport"),
         .testTarget(
             name: "BatonCoreTests",
             dependencies: [
                 "BatonCore",
+                "BatonTestSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
@@ -88,6 +91,7 @@ let package = Package(
             name: "BatonServerTests",
             dependencies: [
                 "BatonServer",
+                "BatonTestSupport",
                 "BatonCore",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -97,6 +101,7 @@ let package = Package(
             name: "EndToEndTests",
             dependencies: [
                 "BatonClient",
+                "BatonTestSupport",
                 "BatonCore",
                 .product(name: "Subprocess", package: "swift-subprocess"),
             ]

@@ -1,8 +1,9 @@
+@testable import BatonServer
 import BatonCore
+import BatonTestSupport
 import Foundation
 import HummingbirdTesting
 import Testing
-@testable import BatonServer
 
 @Suite struct EventsAPITests {
     /// The events of a Server-Sent Events body: (name, data object).

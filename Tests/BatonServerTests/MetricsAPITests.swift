@@ -41,6 +41,14 @@ import Testing
             #expect((after["baton_poll_cycles_total"] ?? 0) >= 1)
             #expect(after[#"baton_queue_depth{status="succeeded"}"#] == 1)
             #expect(after["baton_workers_total"] == 1)
+
+            // A plan canceled before it ran has ended too.
+            let later = try await client.post("/api/v1/plans", json: #"{"code": "print(1)", "run_after": "2099-01-01T00:00:00Z"}"#)
+            let laterID = try #require(later.object["id"] as? Int)
+            #expect(try await client.post("/api/v1/plans/\(laterID)/cancel", json: "").status == .ok)
+            let canceled = Self.samples(try await client.get("/metrics").text)
+            #expect(canceled[#"baton_plans_finished_total{status="canceled"}"#] == 1)
+            #expect(canceled["baton_plan_run_duration_seconds_count"] == 1, "no run, no duration")
         }
     }
 

@@ -1,9 +1,10 @@
+@testable import BatonServer
 import BatonCore
+import BatonTestSupport
 import Foundation
 import HTTPTypes
 import HummingbirdTesting
 import Testing
-@testable import BatonServer
 
 @Suite struct PlansAPITests {
     @Test func enqueueAnswers201WithThePlanAndItsLocation() async throws {

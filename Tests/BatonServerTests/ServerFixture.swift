@@ -107,13 +107,3 @@ extension TestResponse {
         (object["errors"] as? [[String: Any]] ?? []).compactMap { $0["field"] as? String }
     }
 }
-
-/// Polls `condition` until it holds or the deadline passes (a safety limit, not a timing test).
-func eventually(within deadline: Duration = .seconds(20), _ condition: () async throws -> Bool) async rethrows -> Bool {
-    let end = ContinuousClock.now + deadline
-    while ContinuousClock.now < end {
-        if try await condition() { return true }
-        try? await Task.sleep(for: .milliseconds(20))
-    }
-    return try await condition()
-}

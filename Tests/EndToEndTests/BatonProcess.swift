@@ -1,4 +1,5 @@
 import BatonClient
+import BatonTestSupport
 import Foundation
 import Subprocess
 import Synchronization
@@ -178,14 +179,4 @@ struct TestDirectory {
     func remove() {
         try? FileManager.default.removeItem(atPath: root)
     }
-}
-
-/// Polls `condition` until it holds or the deadline passes (a safety limit, not a timing test).
-func eventually(within deadline: Duration = .seconds(30), _ condition: () async throws -> Bool) async rethrows -> Bool {
-    let end = ContinuousClock.now + deadline
-    while ContinuousClock.now < end {
-        if try await condition() { return true }
-        try? await Task.sleep(for: .milliseconds(50))
-    }
-    return try await condition()
 }

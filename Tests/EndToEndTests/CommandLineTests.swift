@@ -1,4 +1,5 @@
 import BatonClient
+import BatonTestSupport
 import Foundation
 import Testing
 

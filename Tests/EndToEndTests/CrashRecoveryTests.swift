@@ -1,5 +1,6 @@
 import BatonClient
 import BatonCore
+import BatonTestSupport
 import Foundation
 import Testing
 

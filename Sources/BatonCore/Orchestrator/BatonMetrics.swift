@@ -39,7 +39,8 @@ public struct BatonMetrics: Sendable {
 
     public func plansEnqueued(_ count: Int) { enqueued.increment(by: count) }
 
-    func runEnded(status: PlanStatus, duration: Duration?) {
+    /// A plan ended in `status`: after a run of `runDuration`, or (nil) canceled before it ran.
+    func planEnded(status: PlanStatus, runDuration duration: Duration?) {
         finished[status]?.increment()
         if let duration { runDuration.recordNanoseconds(duration.wholeMilliseconds * 1_000_000) }
     }

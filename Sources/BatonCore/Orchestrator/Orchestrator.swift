@@ -500,7 +500,7 @@ public actor Orchestrator: Service {
         bus.publish(.status(planID: plan.id, status: recorded.status, attempt: recorded.attempt))
         if recorded.status.isTerminal {
             bus.publish(.end(planID: plan.id, status: recorded.status))
-            metrics.runEnded(status: recorded.status, duration: report.outcome.durationMs.map { .milliseconds($0) })
+            metrics.planEnded(status: recorded.status, runDuration: report.outcome.durationMs.map { .milliseconds($0) })
         }
         log.info("plan run ended", metadata: [
             "plan.status": "\(recorded.status.rawValue)", "run.outcome": "\(report.outcome.status.rawValue)",
@@ -616,6 +616,7 @@ public actor Orchestrator: Service {
         let result = try await store.cancel(planID, actor: actor, now: now())
         switch result {
         case .canceled(let plan):
+            metrics.planEnded(status: .canceled, runDuration: nil)
             bus.publish(.status(planID: planID, status: .canceled, attempt: plan.attempt))
             bus.publish(.end(planID: planID, status: .canceled))
         case .cancelRequested:

@@ -1,7 +1,8 @@
+@testable import BatonCore
+import BatonTestSupport
 import Foundation
 import ServiceLifecycle
 import Testing
-@testable import BatonCore
 
 /// Restart and shutdown: what happens to running plans.
 @Suite struct OrchestratorControlTests {

@@ -1,8 +1,9 @@
+@testable import BatonCore
+import BatonTestSupport
 import Foundation
 import Logging
 import ServiceLifecycle
 import Testing
-@testable import BatonCore
 
 /// A store, a workspace of scripts, and an orchestrator running them in a `ServiceGroup`.
 final class OrchestratorFixture: Sendable {

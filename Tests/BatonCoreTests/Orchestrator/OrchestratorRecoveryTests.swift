@@ -1,6 +1,7 @@
+@testable import BatonCore
+import BatonTestSupport
 import Foundation
 import Testing
-@testable import BatonCore
 
 /// Leases, retries, cycle errors: what keeps plans moving when something goes wrong.
 @Suite struct OrchestratorRecoveryTests {

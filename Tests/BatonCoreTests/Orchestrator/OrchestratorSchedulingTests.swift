@@ -1,6 +1,7 @@
+@testable import BatonCore
+import BatonTestSupport
 import Foundation
 import Testing
-@testable import BatonCore
 
 /// Which plans run, in which order, and when.
 @Suite struct OrchestratorSchedulingTests {

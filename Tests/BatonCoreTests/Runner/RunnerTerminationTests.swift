@@ -1,6 +1,7 @@
+@testable import BatonCore
+import BatonTestSupport
 import Foundation
 import Testing
-@testable import BatonCore
 
 /// Timeouts, cancels, signals and grandchildren: a run always ends, and nothing of it survives.
 @Suite struct RunnerTerminationTests {

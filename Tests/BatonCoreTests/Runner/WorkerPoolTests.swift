@@ -1,6 +1,7 @@
+@testable import BatonCore
+import BatonTestSupport
 import Foundation
 import Testing
-@testable import BatonCore
 
 @Suite struct WorkerPoolTests {
     /// A plan that appends "start <time>" and "end <time>" lines to a shared file (O_APPEND, so
@@ -124,15 +125,4 @@ extension WorkerPoolTests {
         #expect(await pool.start(plan, attempt: 1) { _ in } == false)
         #expect(await pool.busy == 0, "no slot is held by a run that will never happen")
     }
-}
-
-/// `eventually` for conditions that need to await.
-func eventually(within deadline: Duration = .seconds(20), _ condition: () async -> Bool) async -> Bool {
-    let clock = ContinuousClock()
-    let end = clock.now + deadline
-    while clock.now < end {
-        if await condition() { return true }
-        try? await Task.sleep(for: .milliseconds(20))
-    }
-    return await condition()
 }
