@@ -80,12 +80,15 @@ public struct BatonClient: Sendable {
     /// `GET /plans/{id}/events`: the plan's output so far, then live events until `end`.
     ///
     /// The sequence finishes after `end`, or early when the server closes the stream (at its
-    /// shutdown, or when this client fell too far behind): read the plan to learn how it ended.
-    public func events(of id: Int64) -> AsyncThrowingStream<PlanStreamEvent, any Error> {
+    /// shutdown, or when this client fell too far behind). Call again with the last update's
+    /// `lastEventID` to go on where it stopped, without repeats.
+    public func events(of id: Int64, resumingAfter lastEventID: String? = nil) -> AsyncThrowingStream<PlanStreamUpdate, any Error> {
         AsyncThrowingStream { continuation in
             let task = Task {
                 do {
-                    let response = try await execute(request(.GET, "plans/\(id)/events", accept: "text/event-stream"), extraTime: .zero)
+                    var request = request(.GET, "plans/\(id)/events", accept: "text/event-stream")
+                    if let lastEventID { request.headers.add(name: "Last-Event-ID", value: lastEventID) }
+                    let response = try await execute(request, extraTime: .zero)
                     guard response.status == .ok else {
                         throw try Self.rejection(response.status, try await collect(response))
                     }
@@ -97,7 +100,7 @@ public struct BatonClient: Sendable {
                                 activity.touch()
                                 for event in parser.feed(chunk.readableBytesView) {
                                     guard let planEvent = PlanStreamEvent(event) else { continue }
-                                    continuation.yield(planEvent)
+                                    continuation.yield(PlanStreamUpdate(event: planEvent, lastEventID: event.lastEventID))
                                     if case .end = planEvent { return }
                                 }
                             }

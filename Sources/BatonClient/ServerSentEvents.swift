@@ -6,10 +6,15 @@ public struct ServerSentEvent: Sendable, Equatable {
     public var name: String
     /// The `data:` lines, joined with LF.
     public var data: String
+    /// The last `id:` the stream gave, at or before this event: what a reconnect sends as
+    /// `Last-Event-ID`.
+    public var lastEventID: String?
 
-    public init(name: String, data: String) {
+    /// An event named `name` carrying `data`.
+    public init(name: String, data: String, lastEventID: String? = nil) {
         self.name = name
         self.data = data
+        self.lastEventID = lastEventID
     }
 }
 
@@ -24,6 +29,7 @@ public struct ServerSentEventParser: Sendable {
     private var data: [String] = []
     private var hasData = false
     private var lastWasCR = false
+    private var lastEventID: String?
 
     public init() {}
 
@@ -51,7 +57,7 @@ public struct ServerSentEventParser: Sendable {
         if line.isEmpty {
             defer { (name, data, hasData) = ("", [], false) }
             guard hasData else { return nil }
-            return ServerSentEvent(name: name.isEmpty ? "message" : name, data: data.joined(separator: "\n"))
+            return ServerSentEvent(name: name.isEmpty ? "message" : name, data: data.joined(separator: "\n"), lastEventID: lastEventID)
         }
         if line.first == UInt8(ascii: ":") { return nil }
         let colon = line.firstIndex(of: UInt8(ascii: ":")) ?? line.endIndex
@@ -64,10 +70,20 @@ public struct ServerSentEventParser: Sendable {
         case "data":
             data.append(value)
             hasData = true
-        default: break  // id, retry: not used by Baton's streams
+        case "id" where !value.contains("\0"):
+            lastEventID = value
+        default: break  // retry: not used by Baton's streams
         }
         return nil
     }
+}
+
+/// An event of a plan's stream, with where the stream then stood.
+public struct PlanStreamUpdate: Sendable, Equatable {
+    /// What happened.
+    public let event: PlanStreamEvent
+    /// Pass to `BatonClient.events(of:resumingAfter:)` to go on from here after a reconnect.
+    public let lastEventID: String?
 }
 
 /// An event of a plan's live stream (`GET /plans/{id}/events`, design §6).

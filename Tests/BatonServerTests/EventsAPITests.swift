@@ -67,6 +67,48 @@ import Testing
         }
     }
 
+    @Test func aReconnectWithLastEventIDGoesOnWhereTheStreamStopped() async throws {
+        try await withServer { client, store, orchestrator in
+            await orchestrator.pause()
+            // Run by another node, so the output here comes from the store and the bus.
+            let plan = try await store.enqueue(PlanSpec(entryPoint: .code("print(1)")), now: Date()).plan
+            let attempt = try #require(try await store.claim(limit: 1, owner: "other-node/1/x/g1", leaseDuration: .seconds(600), now: Date()).first?.currentAttempt)
+            try await store.appendOutput(Array("abc".utf8), stream: .stdout, for: attempt)
+            try await store.appendOutput(Array("xy".utf8), stream: .stderr, for: attempt)
+
+            // The first stream: every output event says how much the client then has.
+            let subscribersAtFirst = client.bus.subscriberCount
+            let first = Task { try await client.get("/api/v1/plans/\(plan.id)/events", as: "viewer").text }
+            #expect(await eventually { client.bus.subscriberCount > subscribersAtFirst })
+            client.bus.publish(.end(planID: plan.id, status: .succeeded))
+            let firstText = try await first.value
+            let ids = firstText.split(separator: "\n").filter { $0.hasPrefix("id: ") }.map { String($0.dropFirst(4)) }
+            #expect(ids == ["1:3:0", "1:3:2"], "\(firstText)")
+
+            // Resumed after "ab" and "x": only the rest comes, then live chunks as usual.
+            let subscribersBefore = client.bus.subscriberCount
+            let resumed = Task { try await client.get("/api/v1/plans/\(plan.id)/events", lastEventID: "1:2:1").text }
+            #expect(await eventually { client.bus.subscriberCount > subscribersBefore })
+            client.bus.publish(.output(planID: plan.id, attempt: 1, stream: .stdout, offset: 3, bytes: Array("de".utf8)))
+            client.bus.publish(.end(planID: plan.id, status: .succeeded))
+            let text = try await resumed.value
+            let events = Self.events(text)
+            let outputs = events.filter { $0.name == "output" }.map { "\($0.data["stream"] ?? ""):\($0.data["text"] ?? "")" }
+            #expect(outputs == ["stdout:c", "stderr:y", "stdout:de"], "\(text)")
+            #expect(text.contains("id: 1:5:2"))
+
+            // An id of another run, or one that makes no sense, starts from the beginning.
+            for stale in ["0:99:99", "garbage", "1:-1:0"] {
+                let subscribers = client.bus.subscriberCount
+                let again = Task { try await client.get("/api/v1/plans/\(plan.id)/events", lastEventID: stale).text }
+                #expect(await eventually { client.bus.subscriberCount > subscribers })
+                client.bus.publish(.end(planID: plan.id, status: .succeeded))
+                let replay = Self.events(try await again.value).filter { $0.name == "output" }.compactMap { $0.data["text"] as? String }
+                #expect(replay == ["abc", "xy"], "\(stale)")
+            }
+        }
+    }
+
     @Test func aFinishedPlanIsReplayedFromTheStore() async throws {
         try await withServer { client, _, _ in
             let created = try await client.post("/api/v1/plans", json: #"{"code": "import sys\nprint('hello')\nprint('warn', file=sys.stderr)\nsys.exit(3)"}"#)

@@ -85,8 +85,10 @@ struct APIClient: Sendable {
         try await client.execute(uri: uri, method: .post, headers: headers(token, contentType: contentType), body: ByteBuffer(string: json)) { $0 }
     }
 
-    func get(_ uri: String, as token: String? = "admin") async throws -> TestResponse {
-        try await client.execute(uri: uri, method: .get, headers: headers(token)) { $0 }
+    func get(_ uri: String, as token: String? = "admin", lastEventID: String? = nil) async throws -> TestResponse {
+        var headers = headers(token)
+        if let lastEventID { headers[.lastEventID] = lastEventID }
+        return try await client.execute(uri: uri, method: .get, headers: headers) { $0 }
     }
 
     func delete(_ uri: String, as token: String? = "admin") async throws -> TestResponse {

@@ -113,3 +113,48 @@ struct CrashRecoveryTests {
         #expect(recovered >= 1, "no run was recovered: the kill came when nothing ran")
     }
 }
+
+/// `enqueue --follow` while the server is killed and started again on the same port.
+@Suite("following a plan across a server crash")
+struct FollowAcrossRestartTests {
+    @Test("--follow reconnects, shows the rerun's whole output, and exits with the plan's outcome")
+    func followAcrossRestart() async throws {
+        let directory = try TestDirectory()
+        defer { directory.remove() }
+        try directory.write(script: "slow_count.py", """
+            import time
+            for i in range(30):
+                print(f"line {i}", flush=True)
+                time.sleep(0.1)
+            """)
+        let arguments = ["--lease", "3"]
+        var url = ""
+        var following: Task<CommandResult, any Error>?
+        try await ServerProcess.with(dataDir: directory.dataDir, workspace: directory.workspace, arguments: arguments) { server in
+            url = server.url
+            following = Task { [environment = server.environment()] in
+                try await baton(["enqueue", "--name", "slow", "--script", "slow_count.py", "--follow"], environment: environment)
+            }
+            // Kill it once the plan has printed a few lines.
+            let started = try await eventually {
+                guard let plan = try await server.client.plans(nameContains: "slow").value.plans.first else { return false }
+                return try await server.client.output(of: plan.id, stream: "stdout").contains("line 3")
+            }
+            try #require(started)
+            server.send(SIGKILL)
+        }
+        let port = try #require(url.split(separator: ":").last.map(String.init))
+        try await ServerProcess.with(dataDir: directory.dataDir, workspace: directory.workspace, arguments: arguments + ["--port", port]) { server in
+            #expect(server.url == url)
+            let result = try await #require(following).value
+            #expect(result.status == 0, "\(result)\n\(server.log.suffix(1500))")
+            // The first run's lines up to the crash, then the rerun's, all of them, in order.
+            let lines = result.stdout.split(separator: "\n").map(String.init)
+            let full = (0..<30).map { "line \($0)" }
+            #expect(lines.count > 30 && Array(lines.suffix(30)) == full, "\(result)")
+            #expect(Array(lines.prefix(lines.count - 30)) == Array(full.prefix(lines.count - 30)), "\(result)")
+            #expect(result.stderr.contains("reconnecting") && result.stderr.contains("is back"), "\(result)")
+            #expect(result.stderr.contains("(attempt 2)"), "\(result)")
+        }
+    }
+}

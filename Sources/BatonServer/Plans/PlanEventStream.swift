@@ -13,13 +13,34 @@ import ServiceLifecycle
 /// between. A comment every 15 s keeps idle connections alive (and lets a vanished client be
 /// noticed). The stream ends at graceful shutdown, and when the client falls so far behind that
 /// its subscription is dropped — the data stays in the store, where it reconnects to read it.
+///
+/// Each `output` event has an id, `attempt:stdoutBytes:stderrBytes` — how much of the run's
+/// output the client has then. A client that reconnects with it as `Last-Event-ID` gets only
+/// what came after, so a stream cut by a restart goes on without gaps or repeats.
 struct PlanEventStream: Sendable {
     let store: any PlanStore
     let bus: EventBus
     let orchestrator: Orchestrator
     var heartbeat: Duration = .seconds(15)
 
-    func response(for id: Int64) async throws -> Response {
+    /// Where a reconnecting client stopped: the `Last-Event-ID` of an earlier stream.
+    struct ResumePoint: Sendable {
+        let attempt: Int
+        let offsets: [StandardStream: Int64]
+
+        /// Reads `attempt:stdoutBytes:stderrBytes`; nil for anything else (the stream then starts
+        /// from the beginning).
+        init?(_ text: String?) {
+            let parts = text?.split(separator: ":", omittingEmptySubsequences: false).map { Int64($0) } ?? []
+            guard parts.count == 3, let attempt = parts[0], let stdout = parts[1], let stderr = parts[2],
+                  attempt >= 0, stdout >= 0, stderr >= 0
+            else { return nil }
+            self.attempt = Int(attempt)
+            offsets = [.stdout: stdout, .stderr: stderr]
+        }
+    }
+
+    func response(for id: Int64, resumingAt resume: ResumePoint? = nil) async throws -> Response {
         let notices = bus.subscribe(planID: id, buffer: 1024)
         guard var current = try await store.plan(id) else { throw PlanStoreError.planNotFound(id) }
         var stored: [StandardStream: [UInt8]] = [:]
@@ -37,14 +58,21 @@ struct PlanEventStream: Sendable {
         let body = ResponseBody { writer in
             var sent: [StandardStream: Int64] = [:]
             var text = UTF8Joiner()
+            var attempt = plan.attempt
+            // What the client already has of this run, when it resumes one.
+            let had = resume.flatMap { $0.attempt == plan.attempt ? $0.offsets : nil } ?? [:]
+            func outputEvent(_ stream: StandardStream, _ chunk: [UInt8]) -> ByteBuffer {
+                let received = StandardStream.allCases.map { sent[$0, default: 0] - Int64(text.pendingCount($0)) }
+                return Self.event("output", Self.output(stream, chunk), id: "\(attempt):\(received[0]):\(received[1])")
+            }
             for stream in StandardStream.allCases {
                 let bytes = storedOutput[stream] ?? []
-                sent[stream] = Int64(bytes.count)
-                let chunk = text.take(bytes, stream: stream)
-                if !chunk.isEmpty { try await writer.write(Self.event("output", Self.output(stream, chunk))) }
+                let skip = Int(min(had[stream] ?? 0, Int64(bytes.count)))
+                sent[stream] = max(Int64(bytes.count), had[stream] ?? 0)
+                let chunk = text.take(Array(bytes[skip...]), stream: stream)
+                if !chunk.isEmpty { try await writer.write(outputEvent(stream, chunk)) }
             }
             try await writer.write(Self.event("status", Self.status(plan.status, plan.attempt)))
-            var attempt = plan.attempt
             if plan.status.isTerminal {
                 try await writer.write(Self.event("result", Self.result(plan.result, plan.error)))
                 try await writer.write(Self.event("end", Self.end(plan.status)))
@@ -80,7 +108,7 @@ struct PlanEventStream: Sendable {
                 case .notice(.status(_, let status, let runAttempt)):
                     if runAttempt != attempt {
                         attempt = runAttempt
-                        sent = [:]  // a new run: its output starts afresh
+                        (sent, text) = ([:], UTF8Joiner())  // a new run: its output starts afresh
                     }
                     try await writer.write(Self.event("status", Self.status(status, runAttempt)))
                 case .notice(.output(_, let runAttempt, let stream, let offset, let bytes)):
@@ -94,7 +122,7 @@ struct PlanEventStream: Sendable {
                     let fresh = offset == already ? bytes : Array(bytes.dropFirst(Int(already - offset)))
                     sent[stream] = end
                     let chunk = text.take(fresh, stream: stream)
-                    if !chunk.isEmpty { try await writer.write(Self.event("output", Self.output(stream, chunk))) }
+                    if !chunk.isEmpty { try await writer.write(outputEvent(stream, chunk)) }
                 case .notice(.result(_, let result, let error)):
                     try await writer.write(Self.event("result", Self.result(result, error)))
                 case .notice(.end(_, let status)):
@@ -114,6 +142,11 @@ struct PlanEventStream: Sendable {
     /// arrives, so no `output` event carries half a UTF-8 character.
     struct UTF8Joiner {
         private var pending: [StandardStream: [UInt8]] = [:]
+
+        /// Bytes of `stream` held back, not sent yet.
+        func pendingCount(_ stream: StandardStream) -> Int {
+            pending[stream]?.count ?? 0
+        }
 
         mutating func take(_ bytes: [UInt8], stream: StandardStream) -> [UInt8] {
             let all = pending[stream, default: []] + bytes
@@ -143,8 +176,8 @@ struct PlanEventStream: Sendable {
         case dropped
     }
 
-    static func event(_ name: String, _ data: String) -> ByteBuffer {
-        ByteBuffer(string: "event: \(name)\ndata: \(data)\n\n")
+    static func event(_ name: String, _ data: String, id: String? = nil) -> ByteBuffer {
+        ByteBuffer(string: (id.map { "id: \($0)\n" } ?? "") + "event: \(name)\ndata: \(data)\n\n")
     }
 
     static func output(_ stream: StandardStream, _ bytes: [UInt8]) -> String {
@@ -177,4 +210,9 @@ struct PlanEventStream: Sendable {
         json.string("status", status.rawValue)
         return json.finished
     }
+}
+
+extension HTTPField.Name {
+    /// Sent by a reconnecting Server-Sent Events client: the id of the last event it received.
+    static let lastEventID = HTTPField.Name("Last-Event-ID")!
 }

@@ -23,7 +23,8 @@ struct PlansController: Sendable {
     }
 
     @Sendable func events(request: Request, context: BatonRequestContext) async throws -> Response {
-        try await PlanEventStream(store: store, bus: bus, orchestrator: orchestrator).response(for: try planID(context))
+        try await PlanEventStream(store: store, bus: bus, orchestrator: orchestrator)
+            .response(for: try planID(context), resumingAt: .init(request.headers[.lastEventID]))
     }
 
     @Sendable func create(request: Request, context: BatonRequestContext) async throws -> Response {

@@ -107,20 +107,10 @@ struct Logs: AsyncParsableCommand {
                 }
                 return
             }
-            var ended = false
-            for try await event in client.events(of: id) {
-                switch event {
-                case .output(let name, let text) where stream == nil || stream == name:
+            try await PlanOutputFollower(client: client, planID: id).follow { event in
+                if case .output(let name, let text) = event, stream == nil || stream == name {
                     Terminal.planOutput(text, stream: name)
-                case .end:
-                    ended = true
-                default:
-                    break
                 }
-            }
-            if !ended {
-                printError("the server closed the stream before plan \(id) ended; run the command again to go on")
-                throw ExitCode(CLIExit.serverError)
             }
         }
     }

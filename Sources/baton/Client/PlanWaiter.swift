@@ -7,8 +7,8 @@ import UnixSignals
 /// outcome maps to (design §7).
 ///
 /// Following streams the plan's output: stdout to stdout, stderr to stderr (both to stderr with
-/// `--json`, which keeps stdout for the final plan). Otherwise the plan is long-polled, with a
-/// progress line on a terminal while it waits.
+/// `--json`, which keeps stdout for the final plan), resuming where it stopped if the stream is
+/// cut. Otherwise the plan is long-polled, with a progress line on a terminal while it waits.
 ///
 /// A server that restarts or drops the connection while the plan waits is retried for up to
 /// ``serverOutage``: a deploy must not fail every waiting CI job. Ctrl-C or SIGTERM (how CI
@@ -77,40 +77,24 @@ struct PlanWaiter {
 
     private func waitForEnd() async throws -> Reply<PlanResource> {
         if follow {
-            var reason: String?
-            do {
-                if try await !streamOutput() { reason = "the server closed it" }
-            } catch let error as BatonClientError where error.isTransient {
-                reason = error.description
-            }
-            if let reason {
-                printNote("the output stream of plan \(planID) stopped (\(reason)); waiting for the plan to end without it (`baton logs \(planID)` shows all of it)")
+            // Output first; after `end` the plan is terminal and the long poll answers at once.
+            var lastStatus = ("", 0)
+            try await PlanOutputFollower(client: client, planID: planID, outage: serverOutage).follow { event in
+                switch event {
+                case .output(let stream, let text):
+                    Terminal.planOutput(text, stream: json ? "stderr" : stream)
+                case .status(let status, let attempt):
+                    // The summary says how it ended; here only the moves on the way (a retry, a requeue).
+                    if !json, (status, attempt) != lastStatus, !PlanResource.terminalStatuses.contains(status), status != "running" || attempt > 1 {
+                        printNote("plan \(planID) \(status)" + (attempt > 1 ? " (attempt \(attempt))" : ""))
+                    }
+                    lastStatus = (status, attempt)
+                case .result, .end:
+                    break
+                }
             }
         }
         return try await longPoll()
-    }
-
-    /// Prints the plan's output until its `end` event or until the server closes the stream;
-    /// returns whether `end` came.
-    private func streamOutput() async throws -> Bool {
-        var lastStatus = ""
-        for try await event in client.events(of: planID) {
-            switch event {
-            case .output(let stream, let text):
-                Terminal.planOutput(text, stream: json ? "stderr" : stream)
-            case .status(let status, let attempt):
-                // The summary says how it ended; here only the moves on the way (a retry, a requeue).
-                if !json, status != lastStatus, !PlanResource.terminalStatuses.contains(status), status != "running" || attempt > 1 {
-                    printNote("plan \(planID) \(status)" + (attempt > 1 ? " (attempt \(attempt))" : ""))
-                }
-                lastStatus = status
-            case .result:
-                break
-            case .end:
-                return true
-            }
-        }
-        return false
     }
 
     private func longPoll() async throws -> Reply<PlanResource> {
