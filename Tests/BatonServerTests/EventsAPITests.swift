@@ -75,36 +75,48 @@ import Testing
             let attempt = try #require(try await store.claim(limit: 1, owner: "other-node/1/x/g1", leaseDuration: .seconds(600), now: Date()).first?.currentAttempt)
             try await store.appendOutput(Array("abc".utf8), stream: .stdout, for: attempt)
             try await store.appendOutput(Array("xy".utf8), stream: .stderr, for: attempt)
+            let baseline = client.bus.subscriberCount
 
-            // The first stream: every output event says how much the client then has.
-            let subscribersAtFirst = client.bus.subscriberCount
-            let first = Task { try await client.get("/api/v1/plans/\(plan.id)/events", as: "viewer").text }
-            #expect(await eventually { client.bus.subscriberCount > subscribersAtFirst })
-            client.bus.publish(.end(planID: plan.id, status: .succeeded))
-            let firstText = try await first.value
-            let ids = firstText.split(separator: "\n").filter { $0.hasPrefix("id: ") }.map { String($0.dropFirst(4)) }
-            #expect(ids == ["1:3:0", "1:3:2"], "\(firstText)")
+            /// Opens a stream (resuming after `lastEventID`), lets `live` publish once it is
+            /// subscribed, and returns its whole text; the bus's `end` closes it.
+            func stream(after lastEventID: String? = nil, live: () -> Void = {}) async throws -> String {
+                // The previous stream's subscription goes after it closes: wait for that first.
+                #expect(await eventually { client.bus.subscriberCount == baseline })
+                let response = Task { try await client.get("/api/v1/plans/\(plan.id)/events", lastEventID: lastEventID).text }
+                #expect(await eventually { client.bus.subscriberCount > baseline })
+                live()
+                client.bus.publish(.end(planID: plan.id, status: .succeeded))
+                return try await response.value
+            }
+            func outputs(_ text: String) -> [String] {
+                Self.events(text).filter { $0.name == "output" }.map { "\($0.data["stream"] ?? ""):\($0.data["text"] ?? "")" }
+            }
+            func ids(_ text: String) -> [String] {
+                text.split(separator: "\n").filter { $0.hasPrefix("id: ") }.map { String($0.dropFirst(4)) }
+            }
 
-            // Resumed after "ab" and "x": only the rest comes, then live chunks as usual.
-            let subscribersBefore = client.bus.subscriberCount
-            let resumed = Task { try await client.get("/api/v1/plans/\(plan.id)/events", lastEventID: "1:2:1").text }
-            #expect(await eventually { client.bus.subscriberCount > subscribersBefore })
-            client.bus.publish(.output(planID: plan.id, attempt: 1, stream: .stdout, offset: 3, bytes: Array("de".utf8)))
-            client.bus.publish(.end(planID: plan.id, status: .succeeded))
-            let text = try await resumed.value
-            let events = Self.events(text)
-            let outputs = events.filter { $0.name == "output" }.map { "\($0.data["stream"] ?? ""):\($0.data["text"] ?? "")" }
-            #expect(outputs == ["stdout:c", "stderr:y", "stdout:de"], "\(text)")
-            #expect(text.contains("id: 1:5:2"))
+            // Every output event says how much of each stream the client then has.
+            let first = try await stream()
+            #expect(outputs(first) == ["stdout:abc", "stderr:xy"])
+            #expect(ids(first) == ["1:3:0", "1:3:2"], "\(first)")
+
+            // Resumed after "ab" and "x": only the rest, then live chunks as usual.
+            let resumed = try await stream(after: "1:2:1") {
+                client.bus.publish(.output(planID: plan.id, attempt: 1, stream: .stdout, offset: 3, bytes: Array("de".utf8)))
+            }
+            #expect(outputs(resumed) == ["stdout:c", "stderr:y", "stdout:de"], "\(resumed)")
+            #expect(ids(resumed) == ["1:3:1", "1:3:2", "1:5:2"], "\(resumed)")
+
+            // A live chunk past a hole (bytes past the output cap): a notice, then on from there.
+            let holed = try await stream(after: "1:3:2") {
+                client.bus.publish(.output(planID: plan.id, attempt: 1, stream: .stdout, offset: 10, bytes: Array("z".utf8)))
+            }
+            #expect(outputs(holed) == ["stdout:\n[... 7 bytes not kept ...]\n", "stdout:z"], "\(holed)")
+            #expect(ids(holed) == ["1:10:2", "1:11:2"], "\(holed)")
 
             // An id of another run, or one that makes no sense, starts from the beginning.
             for stale in ["0:99:99", "garbage", "1:-1:0"] {
-                let subscribers = client.bus.subscriberCount
-                let again = Task { try await client.get("/api/v1/plans/\(plan.id)/events", lastEventID: stale).text }
-                #expect(await eventually { client.bus.subscriberCount > subscribers })
-                client.bus.publish(.end(planID: plan.id, status: .succeeded))
-                let replay = Self.events(try await again.value).filter { $0.name == "output" }.compactMap { $0.data["text"] as? String }
-                #expect(replay == ["abc", "xy"], "\(stale)")
+                #expect(outputs(try await stream(after: stale)) == ["stdout:abc", "stderr:xy"], "\(stale)")
             }
         }
     }

@@ -51,7 +51,7 @@ struct PlanEventStream: Sendable {
         } else {
             for stream in StandardStream.allCases {
                 // The bytes themselves: their count is the offset live chunks continue from.
-                stored[stream] = try await store.output(of: id, stream: stream, attempt: nil).bytes
+                stored[stream] = try await store.output(of: id, stream: stream, attempt: current.attempt).bytes
             }
         }
         let (storedOutput, heartbeat, plan) = (stored, heartbeat, current)
@@ -61,10 +61,15 @@ struct PlanEventStream: Sendable {
             var attempt = plan.attempt
             // What the client already has of this run, when it resumes one.
             let had = resume.flatMap { $0.attempt == plan.attempt ? $0.offsets : nil } ?? [:]
+            /// An `output` event with the id `attempt:stdoutBytes:stderrBytes` (in that order):
+            /// what the client has once it has this event.
             func outputEvent(_ stream: StandardStream, _ chunk: [UInt8]) -> ByteBuffer {
-                let received = StandardStream.allCases.map { sent[$0, default: 0] - Int64(text.pendingCount($0)) }
-                return Self.event("output", Self.output(stream, chunk), id: "\(attempt):\(received[0]):\(received[1])")
+                let (stdout, stderr) = (sent[.stdout, default: 0] - Int64(text.pendingCount(.stdout)),
+                                        sent[.stderr, default: 0] - Int64(text.pendingCount(.stderr)))
+                return Self.event("output", Self.output(stream, chunk), id: "\(attempt):\(stdout):\(stderr)")
             }
+            // The client starts with what it had, so each replayed event's id counts that too.
+            for stream in StandardStream.allCases { sent[stream] = had[stream] ?? 0 }
             for stream in StandardStream.allCases {
                 let bytes = storedOutput[stream] ?? []
                 let skip = Int(min(had[stream] ?? 0, Int64(bytes.count)))
@@ -116,10 +121,14 @@ struct PlanEventStream: Sendable {
                     let already = sent[stream, default: 0]
                     let end = offset + Int64(bytes.count)
                     guard end > already else { continue }
-                    // Bytes missing between what was sent and this chunk: end rather than show a
-                    // hole; the client reconnects and reads them from the store.
-                    guard offset <= already else { break loop }
-                    let fresh = offset == already ? bytes : Array(bytes.dropFirst(Int(already - offset)))
+                    if offset > already {
+                        // Bytes between what was sent and this chunk are past the output cap,
+                        // kept nowhere: say how many, and go on from here.
+                        let notice = text.flush(stream) + Array("\n[... \(offset - already) bytes not kept ...]\n".utf8)
+                        sent[stream] = offset
+                        try await writer.write(outputEvent(stream, notice))
+                    }
+                    let fresh = Array(bytes.dropFirst(Int(sent[stream, default: 0] - offset)))
                     sent[stream] = end
                     let chunk = text.take(fresh, stream: stream)
                     if !chunk.isEmpty { try await writer.write(outputEvent(stream, chunk)) }
@@ -146,6 +155,12 @@ struct PlanEventStream: Sendable {
         /// Bytes of `stream` held back, not sent yet.
         func pendingCount(_ stream: StandardStream) -> Int {
             pending[stream]?.count ?? 0
+        }
+
+        /// Drops what `stream` holds back (a character whose rest will never come), as text.
+        mutating func flush(_ stream: StandardStream) -> [UInt8] {
+            defer { pending[stream] = nil }
+            return pending[stream].map { Array(String(decoding: $0, as: UTF8.self).utf8) } ?? []
         }
 
         mutating func take(_ bytes: [UInt8], stream: StandardStream) -> [UInt8] {

@@ -6,7 +6,7 @@ import BatonClient
 struct PlanOutputFollower {
     let client: BatonClient
     let planID: Int64
-    /// How long the stream may stay away before following gives up with the last error.
+    /// How long the stream may go without progress before following gives up with the last error.
     var outage: Duration = .seconds(300)
 
     /// Calls `handle` with each event, up to and including `end`.
@@ -18,13 +18,20 @@ struct PlanOutputFollower {
             let cut: BatonClientError
             do {
                 for try await update in client.events(of: planID, resumingAfter: lastEventID) {
-                    if outageStarted != nil {
-                        printNote("the output stream of plan \(planID) is back")
-                        (outageStarted, backoff) = (nil, .milliseconds(250))
-                    }
-                    lastEventID = update.lastEventID ?? lastEventID
                     handle(update.event)
-                    if case .end = update.event { return }
+                    switch update.event {
+                    case .end:
+                        return
+                    case .output:
+                        // Progress: only output counts, as a replayed status comes on every reconnect.
+                        lastEventID = update.lastEventID ?? lastEventID
+                        if outageStarted != nil {
+                            printNote("the output stream of plan \(planID) is back")
+                            (outageStarted, backoff) = (nil, .milliseconds(250))
+                        }
+                    case .status, .result:
+                        break
+                    }
                 }
                 cut = .connectionLost(server: client.server.absoluteString, reason: "the server closed the output stream")
             } catch let error as BatonClientError where error.isTransient {

@@ -79,19 +79,24 @@ struct PlanWaiter {
         if follow {
             // Output first; after `end` the plan is terminal and the long poll answers at once.
             var lastStatus = ("", 0)
-            try await PlanOutputFollower(client: client, planID: planID, outage: serverOutage).follow { event in
-                switch event {
-                case .output(let stream, let text):
-                    Terminal.planOutput(text, stream: json ? "stderr" : stream)
-                case .status(let status, let attempt):
-                    // The summary says how it ended; here only the moves on the way (a retry, a requeue).
-                    if !json, (status, attempt) != lastStatus, !PlanResource.terminalStatuses.contains(status), status != "running" || attempt > 1 {
-                        printNote("plan \(planID) \(status)" + (attempt > 1 ? " (attempt \(attempt))" : ""))
+            do {
+                try await PlanOutputFollower(client: client, planID: planID, outage: serverOutage).follow { event in
+                    switch event {
+                    case .output(let stream, let text):
+                        Terminal.planOutput(text, stream: json ? "stderr" : stream)
+                    case .status(let status, let attempt):
+                        // The summary says how it ended; here only the moves on the way (a retry, a requeue).
+                        if !json, (status, attempt) != lastStatus, !PlanResource.terminalStatuses.contains(status),
+                           status != "running" || attempt > 1 {
+                            printNote("plan \(planID) \(status)" + (attempt > 1 ? " (attempt \(attempt))" : ""))
+                        }
+                        lastStatus = (status, attempt)
+                    case .result, .end:
+                        break
                     }
-                    lastStatus = (status, attempt)
-                case .result, .end:
-                    break
                 }
+            } catch let error as BatonClientError where error.isTransient {
+                printNote("gave up on the output stream of plan \(planID) (\(error)); waiting for the plan to end without it (`baton logs \(planID)` shows its output)")
             }
         }
         return try await longPoll()
