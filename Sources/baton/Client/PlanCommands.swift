@@ -88,7 +88,7 @@ struct Logs: AsyncParsableCommand {
 
     @Argument(help: "The plan's id.")
     var id: Int64
-    @Flag(name: .shortAndLong, help: "Keep printing output as the plan runs, until it ends.")
+    @Flag(name: .shortAndLong, help: "Keep printing output as the plan runs, until it ends; reconnects where it stopped if the server restarts.")
     var follow = false
     @Option(help: ArgumentHelp("Only this stream: stdout or stderr.", valueName: "stream"))
     var stream: String?
