@@ -1,5 +1,9 @@
 import CSQLite
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// How hard SQLite works to make a commit survive power loss (`PRAGMA synchronous`).
 public enum SQLiteSynchronous: String, Sendable, CaseIterable {
     /// Commits survive a crash of the process; the last ones may be lost on power loss. WAL default.
@@ -59,7 +63,11 @@ public final class SQLiteConnection {
         sqlite3_extended_result_codes(connection, 1)
         sqlite3_busy_timeout(connection, Int32(clamping: options.busyTimeout.wholeMilliseconds))
         do {
-            let mode = try firstRow("PRAGMA journal_mode = WAL") { $0.string("journal_mode") }
+            // Switching a new file to WAL takes a lock that SQLite does not wait for with the busy
+            // handler: when two processes open a new database at once, one may get SQLITE_BUSY.
+            let mode = try Self.retryingWhileBusy(for: options.busyTimeout) {
+                try firstRow("PRAGMA journal_mode = WAL") { $0.string("journal_mode") }
+            }
             guard mode?.lowercased() == "wal" else {
                 throw SQLiteError(
                     code: SQLITE_CANTOPEN,
@@ -83,6 +91,19 @@ public final class SQLiteConnection {
 
     deinit {
         close()
+    }
+
+    /// Runs `body` again while it fails with SQLITE_BUSY, for up to `limit`. It blocks: call it
+    /// only on a connection's own thread.
+    private static func retryingWhileBusy<T>(for limit: Duration, _ body: () throws -> T) throws -> T {
+        let deadline = ContinuousClock.now + limit
+        while true {
+            do {
+                return try body()
+            } catch let error as SQLiteError where error.code == SQLITE_BUSY && ContinuousClock.now < deadline {
+                usleep(5_000)
+            }
+        }
     }
 
     /// Finalizes every statement and closes the connection. Later calls fail with `SQLITE_MISUSE`.
