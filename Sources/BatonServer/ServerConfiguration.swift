@@ -13,11 +13,3 @@ public struct ServerConfiguration: Sendable {
 
     public init() {}
 }
-
-extension Duration {
-    /// The duration in seconds, as a `Double`.
-    var timeIntervalSeconds: Double {
-        let (seconds, attoseconds) = components
-        return Double(seconds) + Double(attoseconds) / 1e18
-    }
-}

@@ -131,10 +131,10 @@ struct PlansController: Sendable {
             return .json(try await requirePlan(id).responseJSON)
         }
         guard let seconds = Double(wait), seconds >= 0, seconds.isFinite else {
-            throw PlanValidationError(field: "wait", message: "must be a number of seconds; a value above \(Int(configuration.maxWait.timeIntervalSeconds)) waits \(Int(configuration.maxWait.timeIntervalSeconds))")
+            throw PlanValidationError(field: "wait", message: "must be a number of seconds; a value above \(Int(configuration.maxWait.timeInterval)) waits \(Int(configuration.maxWait.timeInterval))")
         }
         // Clamped as a number first: a huge value would not fit in a Duration.
-        let limit = Duration.seconds(min(seconds, configuration.maxWait.timeIntervalSeconds))
+        let limit = Duration.seconds(min(seconds, configuration.maxWait.timeInterval))
         return .json(try await waitForEnd(of: id, within: limit).responseJSON)
     }
 

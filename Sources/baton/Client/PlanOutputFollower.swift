@@ -1,4 +1,5 @@
 import BatonClient
+import BatonCore
 
 /// Follows a plan's event stream to its `end`. When the stream is cut — a server restart, a
 /// broken or silent connection, a client that fell behind — it reconnects where it stopped
@@ -40,7 +41,7 @@ struct PlanOutputFollower {
             let now = ContinuousClock.now
             if outageStarted == nil {
                 outageStarted = now
-                printNote("the output stream of plan \(planID) stopped (\(cut)); reconnecting for up to \(Formatting.duration(milliseconds: outage.milliseconds))")
+                printNote("the output stream of plan \(planID) stopped (\(cut)); reconnecting for up to \(Formatting.duration(milliseconds: outage.wholeMilliseconds))")
             }
             if let outageStarted, now - outageStarted >= outage { throw cut }
             try await Task.sleep(for: backoff)

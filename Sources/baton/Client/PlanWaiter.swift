@@ -1,5 +1,6 @@
 import ArgumentParser
 import BatonClient
+import BatonCore
 import Foundation
 import UnixSignals
 
@@ -122,7 +123,7 @@ struct PlanWaiter {
                 let now = ContinuousClock.now
                 if outageStarted == nil {
                     outageStarted = now
-                    printNote("\(error); retrying for up to \(Formatting.duration(milliseconds: serverOutage.milliseconds))")
+                    printNote("\(error); retrying for up to \(Formatting.duration(milliseconds: serverOutage.wholeMilliseconds))")
                 }
                 guard let outageStarted, now - outageStarted < serverOutage else { throw error }
                 try await Task.sleep(for: backoff)

@@ -1,4 +1,5 @@
 import BatonClient
+import BatonCore
 
 /// The line that shows, on a terminal, where a waiting plan is; redrawn in place on stderr.
 ///
@@ -18,7 +19,7 @@ struct ProgressLine {
             }
             text += queueDetails
         }
-        text += " · \(Formatting.duration(milliseconds: (ContinuousClock.now - start).milliseconds))"
+        text += " · \(Formatting.duration(milliseconds: (ContinuousClock.now - start).wholeMilliseconds))"
         printNote("\r\u{1B}[K" + text, terminator: "")
     }
 
