@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .executable(name: "baton", targets: ["baton"]),
         .library(name: "BatonCore", targets: ["BatonCore"]),
+        .library(name: "BatonSQLite", targets: ["BatonSQLite"]),
         .library(name: "BatonServer", targets: ["BatonServer"]),
         .library(name: "BatonClient", targets: ["BatonClient"]),
     ],
@@ -35,13 +36,22 @@ let package = Package(
         .target(
             name: "BatonCore",
             dependencies: [
-                "CSQLite",
                 "CBatonProcess",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Subprocess", package: "swift-subprocess"),
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
+            ]
+        ),
+        // The embedded default store: one SQLite file. The only module that imports CSQLite.
+        .target(
+            name: "BatonSQLite",
+            dependencies: [
+                "BatonCore",
+                "CSQLite",
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .target(
@@ -68,6 +78,7 @@ let package = Package(
             name: "baton",
             dependencies: [
                 "BatonCore",
+                "BatonSQLite",
                 "BatonServer",
                 "BatonClient",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -76,14 +87,39 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        // What every test target shares (`eventually`).
-        .target(name: "BatonTestSupport", path: "Tests/BatonTestSupport"),
+        // What every test target shares: `eventually`, gates, temporary directories, store helpers.
+        .target(
+            name: "BatonTestSupport",
+            dependencies: ["BatonCore", .product(name: "Logging", package: "swift-log")],
+            path: "Tests/BatonTestSupport"
+        ),
+        // One suite of store behaviour, run against every store (design §10).
+        .testTarget(
+            name: "BatonStoreConformanceTests",
+            dependencies: [
+                "BatonCore",
+                "BatonSQLite",
+                "BatonTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
+            name: "BatonSQLiteTests",
+            dependencies: [
+                "BatonCore",
+                "BatonSQLite",
+                "BatonTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .testTarget(
             name: "BatonCoreTests",
             dependencies: [
                 "BatonCore",
+                "BatonSQLite",
                 "BatonTestSupport",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
@@ -93,6 +129,7 @@ let package = Package(
                 "BatonServer",
                 "BatonTestSupport",
                 "BatonCore",
+                "BatonSQLite",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -103,6 +140,7 @@ let package = Package(
                 "BatonClient",
                 "BatonTestSupport",
                 "BatonCore",
+                "BatonSQLite",
                 .product(name: "Subprocess", package: "swift-subprocess"),
             ]
         ),

@@ -16,7 +16,7 @@ let package = Package(
     targets: [
         .executableTarget(
             name: "StoreBenchmark",
-            dependencies: [.product(name: "BatonCore", package: "baton")]
+            dependencies: [.product(name: "BatonCore", package: "baton"), .product(name: "BatonSQLite", package: "baton")]
         ),
         .target(
             name: "BenchmarkSupport",
@@ -28,7 +28,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "RunnerBenchmark",
-            dependencies: ["BenchmarkSupport", .product(name: "BatonCore", package: "baton")]
+            dependencies: ["BenchmarkSupport", .product(name: "BatonCore", package: "baton"), .product(name: "BatonSQLite", package: "baton")]
         ),
         .executableTarget(
             name: "HTTPBenchmark",
@@ -36,13 +36,14 @@ let package = Package(
                 "BenchmarkSupport",
                 .product(name: "BatonCore", package: "baton"),
                 .product(name: "BatonServer", package: "baton"),
+                .product(name: "BatonSQLite", package: "baton"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         .executableTarget(
             name: "OrchestratorBenchmark",
-            dependencies: ["BenchmarkSupport", .product(name: "BatonCore", package: "baton")]
+            dependencies: ["BenchmarkSupport", .product(name: "BatonCore", package: "baton"), .product(name: "BatonSQLite", package: "baton")]
         ),
     ]
 )

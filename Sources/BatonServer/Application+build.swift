@@ -2,20 +2,18 @@ import BatonCore
 import Hummingbird
 import Logging
 
-/// The HTTP API of Baton (design §6) over `store` and `orchestrator`. `baton serve` runs it in a
-/// `ServiceGroup` with the store and the orchestrator; tests drive it with Hummingbird's test
-/// client. `onListening` is called with the port once the server accepts connections (the one
-/// it picked, when configured with port 0).
+/// The HTTP API of Baton (design §6) over a node's queue and orchestrator. `baton serve` runs it
+/// as the last service of the node's `ServiceGroup` (``BatonNode/serviceGroup(then:gracefulShutdownSignals:logger:)``);
+/// tests drive it with Hummingbird's test client. `onListening` is called with the port once the
+/// server accepts connections (the one it picked, when configured with port 0).
 ///
 /// Routes are grouped by the role they need, so who may call what reads in one place:
 /// health and the Prometheus `/metrics` need no token; reading needs `viewer`; enqueueing, cancelling and polling need
 /// `producer`; pausing, resuming, restarting and tokens need `admin`.
 public func buildApplication(
     configuration: ServerConfiguration,
-    store: any PlanStore,
+    node: BatonNode,
     tokens: any TokenStore,
-    orchestrator: Orchestrator,
-    eventBus: EventBus,
     metrics: ServerMetrics,
     logger: Logger = Logger(label: "baton.http"),
     onListening: @escaping @Sendable (_ port: Int) async -> Void = { _ in }
@@ -31,13 +29,13 @@ public func buildApplication(
     }
     let (viewer, producer, admin) = (requiring(.viewer), requiring(.producer), requiring(.admin))
 
-    HealthController(orchestrator: orchestrator).addRoutes(to: api)
-    PlansController(store: store, orchestrator: orchestrator, bus: eventBus, metrics: metrics.metrics, configuration: configuration)
+    HealthController(orchestrator: node.orchestrator).addRoutes(to: api)
+    PlansController(queue: node.queue, orchestrator: node.orchestrator, configuration: configuration)
         .addRoutes(viewer: viewer, producer: producer)
-    OrchestratorController(orchestrator: orchestrator, configuration: configuration)
+    OrchestratorController(orchestrator: node.orchestrator, configuration: configuration)
         .addRoutes(viewer: viewer, producer: producer, admin: admin)
     TokensController(tokens: tokens, cache: cache, configuration: configuration).addRoutes(admin: admin)
-    MetricsController(store: store, serverMetrics: metrics).addRoutes(root: router, viewer: viewer)
+    MetricsController(store: node.store, serverMetrics: metrics).addRoutes(root: router, viewer: viewer)
     allowedMethods.learn(from: router)
     return Application(
         router: router,

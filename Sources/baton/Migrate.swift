@@ -1,5 +1,6 @@
 import ArgumentParser
 import BatonCore
+import BatonSQLite
 import Foundation
 
 /// `baton migrate`: brings a data directory's database to this build's schema.

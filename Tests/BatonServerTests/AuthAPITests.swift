@@ -1,6 +1,8 @@
 import BatonCore
+import BatonSQLite
 import Foundation
 import HummingbirdTesting
+import BatonTestSupport
 import Testing
 @testable import BatonServer
 

@@ -2,6 +2,7 @@ import BatonCore
 import Foundation
 import HummingbirdTesting
 import NIOCore
+import BatonTestSupport
 import Testing
 @testable import BatonServer
 

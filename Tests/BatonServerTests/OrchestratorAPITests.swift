@@ -1,6 +1,7 @@
 import BatonCore
 import Foundation
 import HummingbirdTesting
+import BatonTestSupport
 import Testing
 @testable import BatonServer
 

@@ -1,14 +1,16 @@
 import BatonCore
+import BatonSQLite
 import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import Logging
 import NIOCore
+import BatonTestSupport
 import Testing
 @testable import BatonServer
 
-let quietLogger = Logger(label: "baton.tests") { _ in SwiftLogNoOpLogHandler() }
+
 let sharedInterpreter = Task { try await PythonInterpreter.resolve() }
 
 /// A store, a running orchestrator and the API over them; `body` gets the test client.
@@ -21,19 +23,21 @@ func withServer(
     try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(atPath: directory) }
     let store = try await SQLitePlanStore(configuration: .init(path: directory + "/baton.sqlite"), logger: quietLogger)
-    let bus = EventBus()
     let metrics = ServerMetrics()
-    var orchestratorConfiguration = Orchestrator.Configuration()
-    orchestratorConfiguration.workers = workers
-    orchestratorConfiguration.pollInterval = .seconds(600)
-    orchestratorConfiguration.shutdownDrainTimeout = .milliseconds(200)
-    let orchestrator = Orchestrator(configuration: orchestratorConfiguration, store: store, eventBus: bus, logger: quietLogger, metrics: metrics.metrics) {
+    var nodeConfiguration = BatonNode.Configuration()
+    nodeConfiguration.orchestrator.workers = workers
+    nodeConfiguration.orchestrator.pollInterval = .seconds(600)
+    nodeConfiguration.orchestrator.shutdownDrainTimeout = .milliseconds(200)
+    let node = BatonNode(store: store, configuration: nodeConfiguration, metrics: metrics.metrics, logger: { _ in quietLogger }) {
         let interpreter = try await sharedInterpreter.value
         var runner = PythonRunner.Configuration(interpreter: interpreter, workspaceRoot: directory)
         runner.killGracePeriod = .milliseconds(300)
         return PreparedRunner(runner: PythonRunner(configuration: runner, logger: quietLogger), interpreter: interpreter)
     }
-    let service = Task { await orchestrator.run() }
+    let orchestrator = node.orchestrator
+    // The node's services; the test client stands in for the HTTP server.
+    let group = node.serviceGroup(logger: quietLogger)
+    let service = Task { try await group.run() }
     while (try await orchestrator.status()).lastPollAt == nil { try await Task.sleep(for: .milliseconds(10)) }
     var configuration = ServerConfiguration()
     configure(&configuration)
@@ -45,18 +49,16 @@ func withServer(
     _ = try await store.revokeToken(id: try await store.tokens().last!.id, now: Date())
     secrets["revoked"] = revoked
     let tokens = secrets
-    let app = buildApplication(configuration: configuration, store: store, tokens: store, orchestrator: orchestrator, eventBus: bus, metrics: metrics, logger: quietLogger)
+    let app = buildApplication(configuration: configuration, node: node, tokens: store, metrics: metrics, logger: quietLogger)
+    var failure: (any Error)?
     do {
-        try await app.test(.router) { client in try await body(APIClient(client: client, secrets: tokens, bus: bus), store, orchestrator) }
+        try await app.test(.router) { client in try await body(APIClient(client: client, secrets: tokens, bus: node.bus), store, orchestrator) }
     } catch {
-        service.cancel()
-        await service.value
-        await store.close()
-        throw error
+        failure = error
     }
-    service.cancel()
-    await service.value
-    await store.close()
+    await group.triggerGracefulShutdown()
+    _ = try? await service.value
+    if let failure { throw failure }
 }
 
 /// Creates a token with `role` straight in the store and returns its secret.

@@ -44,10 +44,11 @@ struct CommandResult: CustomStringConvertible {
 
 /// Runs `baton` with `arguments` and waits for it. The caller's BATON_* variables are removed
 /// first, so only `environment` configures it. `whileRunning`, if given, is called with the
-/// process id while the command runs (to signal it, say).
+/// process id and a reader of what it has written to stderr so far, while the command runs (to
+/// signal it once it says it is ready, say).
 func baton(
     _ arguments: [String], environment: [String: String] = [:], input: String? = nil,
-    whileRunning: ((pid_t) async throws -> Void)? = nil
+    whileRunning: ((_ pid: pid_t, _ stderrSoFar: @Sendable () -> String) async throws -> Void)? = nil
 ) async throws -> CommandResult {
     // Output goes to files, so that it is complete whatever the command and `whileRunning` do.
     let directory = FileManager.default.temporaryDirectory.appendingPathComponent("baton-cmd-\(UUID().uuidString.prefix(8))").path
@@ -71,7 +72,8 @@ func baton(
         error: .fileDescriptor(stderr, closeAfterSpawningProcess: true)
     ) { execution in
         started.withLock { $0 = execution.processIdentifier.value }
-        try await whileRunning?(execution.processIdentifier.value)
+        let errorPath = directory + "/stderr"
+        try await whileRunning?(execution.processIdentifier.value) { (try? String(contentsOfFile: errorPath, encoding: .utf8)) ?? "" }
     }
     let status: Int32 = switch result.terminationStatus {
     case .exited(let code): code

@@ -181,12 +181,16 @@ struct CommandLineTests {
                 let result = try await baton(
                     ["enqueue", "--name", name, "--code", "import time; time.sleep(120)", "--wait"] + (cancels ? ["--cancel-on-interrupt"] : []),
                     environment: env
-                ) { pid in
+                ) { pid, stderr in
                     let running = try await eventually {
                         planID = try await server.client.plans(status: ["running"], nameContains: name).value.plans.first?.id
                         return planID != nil
                     }
                     try #require(running)
+                    // The command names the plan only once it traps the signal: from then on an
+                    // interrupt is its to handle.
+                    let id = try #require(planID)
+                    try #require(await eventually { stderr().contains("plan \(id) ") })
                     kill(pid, signal)
                 }
                 let id = try #require(planID)

@@ -1,6 +1,7 @@
 import BatonClient
 import BatonCore
 import BatonTestSupport
+import BatonSQLite
 import Foundation
 import Testing
 
@@ -15,9 +16,14 @@ struct CrashRecoveryTests {
     /// live run of the same plan — for instance one started while an orphan of the killed server
     /// still runs — cannot get it and records the overlap. The kernel drops the lock with the
     /// process, so a killed run leaves nothing behind.
-    static let plan = """
+    ///
+    /// A plan with `"hold": true` started while the workspace holds the file `hold` waits at the
+    /// gate, so the kill provably catches it running, and its orphan outlives the lease.
+    static func plan(gate: Gate) -> String {
+        """
         import fcntl, json, os, sys, time
         plan = os.environ["BATON_PLAN_ID"]
+        spec = json.load(sys.stdin)
         os.makedirs("runs", exist_ok=True)
         lock = open(os.path.join("runs", plan + ".lock"), "w")
         try:
@@ -26,20 +32,26 @@ struct CrashRecoveryTests {
             with open(os.path.join("runs", "overlaps"), "a") as out:
                 out.write(plan + "\\n")
             sys.exit(2)
-        time.sleep(json.load(sys.stdin)["sleep"])
+        if spec.get("hold") and os.path.exists("hold"):
+        \(gate.python(indent: "    "))
+        time.sleep(spec["sleep"])
         print("done", plan)
         """
+    }
 
     @Test("200 plans, the server killed with -9 mid-run: every plan ends, none is lost, none runs twice at once")
     func killNineAndRestart() async throws {
         let directory = try TestDirectory()
         defer { directory.remove() }
-        try directory.write(script: "crash_plan.py", Self.plan)
+        let gate = Gate(directory: directory.root)
+        defer { gate.open() }
+        try directory.write(script: "crash_plan.py", Self.plan(gate: gate))
+        FileManager.default.createFile(atPath: directory.workspace + "/hold", contents: nil)
         // A short lease, so the second server recovers the killed one's runs soon.
         let arguments = ["--workers", "4", "--lease", "3"]
         var acknowledged: Set<Int64> = []
-        // Every 25th plan outlives the lease, so that the kill catches runs that would still be
-        // alive when the second server recovers them.
+        // Every 25th plan holds at the gate, so that the kill catches runs that are still alive
+        // when the second server recovers them.
         var longPlans: Set<Int64> = []
 
         let firstExit = try await ServerProcess.with(dataDir: directory.dataDir, workspace: directory.workspace, arguments: arguments) { server in
@@ -48,7 +60,7 @@ struct CrashRecoveryTests {
                 for index in 0..<200 {
                     group.addTask {
                         let long = index % 25 == 0
-                        let body = #"{"script": "crash_plan.py", "name": "crash-\#(index)", "input": {"sleep": \#(long ? 8 : 0.2)}}"#
+                        let body = #"{"script": "crash_plan.py", "name": "crash-\#(index)", "input": {"sleep": 0.2, "hold": \#(long)}}"#
                         return (try await client.enqueue(planJSON: Data(body.utf8)).value.id, long)
                     }
                 }
@@ -57,14 +69,18 @@ struct CrashRecoveryTests {
                     if long { longPlans.insert(id) }
                 }
             }
-            // Kill it when some plans have finished and a long one is running.
+            // Kill it while a long plan waits at the gate, once some plans have finished (or every
+            // worker holds a long one, so no more would).
+            try #require(await gate.waitUntilReady(within: .seconds(120)), "no long plan started")
             let midRun = try await eventually(within: .seconds(120)) {
                 let state = try await client.orchestrator().value
-                return (state.queue["succeeded"] ?? 0) >= 20 && !longPlans.isDisjoint(with: state.workers.running)
+                return (state.queue["succeeded"] ?? 0) >= 20 || Set(state.workers.running).isSubset(of: longPlans)
             }
-            try #require(midRun, "the plans did not start running")
+            try #require(midRun, "the plans did not run")
             server.send(SIGKILL)
         }
+        // Runs started from now on do not hold; the killed server's held runs wait on as orphans.
+        try FileManager.default.removeItem(atPath: directory.workspace + "/hold")
         #expect(firstExit == .signaled(SIGKILL))
         #expect(acknowledged.count == 200)
 
@@ -121,11 +137,17 @@ struct FollowAcrossRestartTests {
     func followAcrossRestart() async throws {
         let directory = try TestDirectory()
         defer { directory.remove() }
+        // The first attempt stops at a gate after line 3 and is still running when the server is
+        // killed; the rerun (attempt 2) prints every line.
+        let gate = Gate(directory: directory.root)
+        defer { gate.open() }
         try directory.write(script: "slow_count.py", """
-            import time
+            import os, time
             for i in range(30):
                 print(f"line {i}", flush=True)
-                time.sleep(0.1)
+                if i == 3 and os.environ["BATON_ATTEMPT"] == "1":
+            \(gate.python(indent: "        "))
+                time.sleep(0.02)
             """)
         // A lease long enough that the CLI reconnects while the first run still holds the plan:
         // the resume then has a run to go on with before the rerun starts.
@@ -137,12 +159,13 @@ struct FollowAcrossRestartTests {
             following = Task { [environment = server.environment()] in
                 try await baton(["enqueue", "--name", "slow", "--script", "slow_count.py", "--follow"], environment: environment)
             }
-            // Kill it once the plan has printed a few lines.
-            let started = try await eventually {
+            // Kill it while the first attempt waits at the gate, once the CLI has seen line 3.
+            try #require(await gate.waitUntilReady(), "the plan did not start:\n\(server.log.suffix(1500))")
+            let shown = try await eventually {
                 guard let plan = try await server.client.plans(nameContains: "slow").value.plans.first else { return false }
                 return try await server.client.output(of: plan.id, stream: "stdout").contains("line 3")
             }
-            try #require(started)
+            try #require(shown)
             server.send(SIGKILL)
         }
         let port = try #require(url.split(separator: ":").last.map(String.init))

@@ -2,6 +2,7 @@ import BatonCore
 import Foundation
 import Subprocess
 import SystemPackage
+import BatonTestSupport
 import Testing
 
 /// The files in `Deploy/`: they must describe a service that starts and stops the way

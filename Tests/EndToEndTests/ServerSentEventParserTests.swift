@@ -1,4 +1,5 @@
 import BatonClient
+import BatonTestSupport
 import Testing
 
 @Suite("Server-Sent Event parsing")

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import BatonCore
+import BatonSQLite
 import BatonServer
 import BenchmarkSupport
 import Foundation
@@ -23,17 +24,15 @@ struct HTTPBenchmark {
         let store = try await SQLitePlanStore(configuration: .init(path: directory + "/baton.sqlite"), logger: Floor.quiet)
         let python = try await PythonInterpreter.resolve()
         let metrics = ServerMetrics()
-        let bus = EventBus()
-        let orchestrator = Orchestrator(configuration: .init(), store: store, eventBus: bus, logger: Floor.quiet, metrics: metrics.metrics) {
+        let node = BatonNode(store: store, metrics: metrics.metrics, logger: { _ in Floor.quiet }) {
             PreparedRunner(runner: PythonRunner(configuration: .init(interpreter: python, workspaceRoot: directory), logger: Floor.quiet), interpreter: python)
         }
-        await orchestrator.pause()
+        await node.orchestrator.pause()
         var server = ServerConfiguration()
         server.port = port
-        let app = buildApplication(configuration: server, store: store, tokens: store, orchestrator: orchestrator,
-                                   eventBus: bus, metrics: metrics, logger: Floor.quiet)
+        let app = buildApplication(configuration: server, node: node, tokens: store, metrics: metrics, logger: Floor.quiet)
         let secret = try `require`(try await AdminTokenBootstrap.ensureAdminToken(tokens: store, dataDirectory: directory))
-        let group = ServiceGroup(configuration: .init(services: [orchestrator, app], gracefulShutdownSignals: [], logger: Floor.quiet))
+        let group = node.serviceGroup(then: [app], logger: Floor.quiet)
         let serving = Task { try await group.run() }
 
         let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(
@@ -95,7 +94,6 @@ struct HTTPBenchmark {
         try await client.shutdown()
         await group.triggerGracefulShutdown()
         try await serving.value
-        await store.close()
     }
 
     struct BenchmarkError: Error { let message: String }

@@ -1,8 +1,9 @@
 import BatonCore
+import BatonSQLite
 import BenchmarkSupport
 import Foundation
 
-/// The whole path inside one process: plans enqueued through the store, claimed by the
+/// The whole path inside one process: plans enqueued through the queue, claimed by the
 /// orchestrator's poll cycles, run by the pool, recorded back. Prints:
 ///
 /// - the wall time of N no-op plans at W = 2 and W = 4, against the same processes spawned by a
@@ -48,37 +49,36 @@ struct OrchestratorBenchmark {
                      Floor.percentile(floorLatency, 0.5), Floor.percentile(floorLatency, 0.99)))
     }
 
-    /// A store and an orchestrator running in this process, until `body` returns.
+    /// A node — store, queue, upkeep and orchestrator, as `baton serve` builds it — running in
+    /// this process until `body` returns.
     static func withBaton<T>(workers: Int, python: PythonInterpreter, workspace: String,
-                             _ body: (SQLitePlanStore, Orchestrator, EventBus) async throws -> T) async throws -> T {
+                             _ body: (BatonNode) async throws -> T) async throws -> T {
         let directory = try Floor.scratchDirectory("baton-orchestrator-bench-db")
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let store = try await SQLitePlanStore(configuration: .init(path: directory + "/baton.sqlite"), logger: Floor.quiet)
-        let bus = EventBus()
-        var configuration = Orchestrator.Configuration()
-        configuration.workers = workers
-        let orchestrator = Orchestrator(configuration: configuration, store: store, eventBus: bus, logger: Floor.quiet) {
+        var configuration = BatonNode.Configuration()
+        configuration.orchestrator.workers = workers
+        let node = BatonNode(store: store, configuration: configuration, logger: { _ in Floor.quiet }) {
             PreparedRunner(runner: PythonRunner(configuration: .init(interpreter: python, workspaceRoot: workspace), logger: Floor.quiet), interpreter: python)
         }
-        let service = Task { await orchestrator.run() }
-        while (try await orchestrator.status()).state != .running { try await Task.sleep(for: .milliseconds(10)) }
-        let value = try await body(store, orchestrator, bus)
-        service.cancel()
-        await service.value
-        await store.close()
+        let group = node.serviceGroup(logger: Floor.quiet)
+        let service = Task { try await group.run() }
+        while (try await node.orchestrator.status()).state != .running { try await Task.sleep(for: .milliseconds(10)) }
+        let value = try await body(node)
+        await group.triggerGracefulShutdown()
+        try await service.value
         return value
     }
 
     /// Wall time from the first enqueue until every plan has ended.
     static func throughBaton(plans: Int, workers: Int, python: PythonInterpreter, workspace: String) async throws -> Duration {
-        try await withBaton(workers: workers, python: python, workspace: workspace) { store, orchestrator, bus in
-            let ends = bus.subscribe(buffer: plans * 4)
+        try await withBaton(workers: workers, python: python, workspace: workspace) { node in
+            let ends = node.bus.subscribe(buffer: plans * 4)
             return try await ContinuousClock().measure {
                 var enqueued = 0
                 while enqueued < plans {
                     let batch = min(1_000, plans - enqueued)
-                    _ = try await store.enqueueBatch(Array(repeating: PlanSpec(entryPoint: .script("noop.py"), triggeredBy: "benchmark"), count: batch), now: Date())
-                    orchestrator.wake()
+                    _ = try await node.queue.enqueueBatch(Array(repeating: PlanSpec(entryPoint: .script("noop.py"), triggeredBy: "benchmark"), count: batch))
                     enqueued += batch
                 }
                 var finished = 0
@@ -94,13 +94,12 @@ struct OrchestratorBenchmark {
 
     /// Milliseconds from enqueue to the child's first statement, one plan at a time.
     static func dispatchLatency(samples: Int, python: PythonInterpreter, workspace: String) async throws -> [Double] {
-        try await withBaton(workers: 2, python: python, workspace: workspace) { store, orchestrator, bus in
+        try await withBaton(workers: 2, python: python, workspace: workspace) { node in
             var latencies: [Double] = []
             for _ in 0..<samples {
-                let notices = bus.subscribe()
+                let notices = node.bus.subscribe()
                 let before = Date()
-                let plan = try await store.enqueue(PlanSpec(entryPoint: .script("stamp.py"), triggeredBy: "benchmark"), now: before).plan
-                orchestrator.wake()
+                let plan = try await node.queue.enqueue(PlanSpec(entryPoint: .script("stamp.py"), triggeredBy: "benchmark"), now: before).plan
                 var stamp = ""
                 for await notice in notices where notice.planID == plan.id {
                     if case .output(_, _, .stdout, _, let bytes) = notice { stamp += String(decoding: bytes, as: UTF8.self) }

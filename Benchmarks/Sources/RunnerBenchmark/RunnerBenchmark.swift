@@ -1,4 +1,5 @@
 import BatonCore
+import BatonSQLite
 import BenchmarkSupport
 import Foundation
 

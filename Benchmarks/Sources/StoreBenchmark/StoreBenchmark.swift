@@ -1,4 +1,5 @@
 import BatonCore
+import BatonSQLite
 import Foundation
 import Logging
 

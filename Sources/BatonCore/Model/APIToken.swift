@@ -28,4 +28,13 @@ public struct APIToken: Sendable, Hashable {
     public let createdAt: Date
     public let lastUsedAt: Date?
     public let revokedAt: Date?
+
+    public init(id: Int64, name: String, role: TokenRole, createdAt: Date, lastUsedAt: Date?, revokedAt: Date?) {
+        self.id = id
+        self.name = name
+        self.role = role
+        self.createdAt = createdAt
+        self.lastUsedAt = lastUsedAt
+        self.revokedAt = revokedAt
+    }
 }

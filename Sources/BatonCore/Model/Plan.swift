@@ -3,7 +3,7 @@ import Foundation
 /// A stored plan: its spec, where it is in its life, and how its last run went.
 public struct Plan: Sendable, Hashable, Identifiable {
     /// Assigned by the store, increasing.
-    public internal(set) var id: Int64
+    public var id: Int64
     public var name: String
     public var entryPoint: EntryPoint
     public var args: [String]
@@ -19,7 +19,7 @@ public struct Plan: Sendable, Hashable, Identifiable {
     public var status: PlanStatus
     /// The number of the current or last run: 0 before the first claim, then 1, 2, ...
     public var attempt: Int
-    /// Runs that ended because an orchestrator stopped heartbeating (see ``PlanStore/recoverExpiredLeases(now:)``).
+    /// Runs that ended because an orchestrator stopped heartbeating (see ``PlanStore/recoverExpiredLeases(now:stopLostRun:)``).
     public var recoveries: Int
     /// Runs handed back unfinished by an orchestrator shutting down or restarting.
     public var handBacks: Int
@@ -40,7 +40,49 @@ public struct Plan: Sendable, Hashable, Identifiable {
     public var result: JSONText?
     public var error: PlanFailure?
     public var triggeredBy: String
+    /// What the plan's runs cost, added up over every attempt (a retried run's cost counts too).
     public var usage: PlanUsage?
+
+    /// A plan with every field given; stores build the plans they read this way.
+    public init(
+        id: Int64, name: String, entryPoint: EntryPoint, args: [String], input: JSONText, priority: Int,
+        timeoutSeconds: Int, maxAttempts: Int, env: [String: String], labels: [String: String],
+        idempotencyKey: String?, runAfter: Date?, status: PlanStatus, attempt: Int, recoveries: Int,
+        handBacks: Int, owner: String?, leaseExpiresAt: Date?, processGroup: Int32?, cancelRequested: Bool,
+        enqueuedAt: Date, startedAt: Date?, finishedAt: Date?, durationMs: Int64?, exitCode: Int32?,
+        signal: Int32?, result: JSONText?, error: PlanFailure?, triggeredBy: String, usage: PlanUsage?
+    ) {
+        self.id = id
+        self.name = name
+        self.entryPoint = entryPoint
+        self.args = args
+        self.input = input
+        self.priority = priority
+        self.timeoutSeconds = timeoutSeconds
+        self.maxAttempts = maxAttempts
+        self.env = env
+        self.labels = labels
+        self.idempotencyKey = idempotencyKey
+        self.runAfter = runAfter
+        self.status = status
+        self.attempt = attempt
+        self.recoveries = recoveries
+        self.handBacks = handBacks
+        self.owner = owner
+        self.leaseExpiresAt = leaseExpiresAt
+        self.processGroup = processGroup
+        self.cancelRequested = cancelRequested
+        self.enqueuedAt = enqueuedAt
+        self.startedAt = startedAt
+        self.finishedAt = finishedAt
+        self.durationMs = durationMs
+        self.exitCode = exitCode
+        self.signal = signal
+        self.result = result
+        self.error = error
+        self.triggeredBy = triggeredBy
+        self.usage = usage
+    }
 
     /// Runs that count against ``maxAttempts``: recoveries and hand-backs were not the plan's fault.
     public var countedAttempts: Int { attempt - recoveries - handBacks }
@@ -110,5 +152,19 @@ public struct PlanUsage: Sendable, Hashable {
         self.inputTokens = inputTokens
         self.outputTokens = outputTokens
         self.costUSD = costUSD
+    }
+
+    /// The cost of two runs together: each figure is the sum of those reported, and stays `nil`
+    /// only when neither run reported it.
+    public func adding(_ other: PlanUsage?) -> PlanUsage {
+        guard let other else { return self }
+        func sum<T: AdditiveArithmetic>(_ a: T?, _ b: T?) -> T? {
+            switch (a, b) {
+            case (nil, nil): nil
+            case let (a, b): (a ?? .zero) + (b ?? .zero)
+            }
+        }
+        return PlanUsage(inputTokens: sum(inputTokens, other.inputTokens), outputTokens: sum(outputTokens, other.outputTokens),
+                         costUSD: sum(costUSD, other.costUSD))
     }
 }

@@ -29,4 +29,46 @@ public struct PlanEvent: Sendable, Hashable {
     public let fromStatus: PlanStatus?
     public let toStatus: PlanStatus?
     public let detail: String?
+
+    public init(id: Int64, planID: Int64, at: Date, kind: Kind, attempt: Int, actor: String,
+                fromStatus: PlanStatus?, toStatus: PlanStatus?, detail: String?) {
+        self.id = id
+        self.planID = planID
+        self.at = at
+        self.kind = kind
+        self.attempt = attempt
+        self.actor = actor
+        self.fromStatus = fromStatus
+        self.toStatus = toStatus
+        self.detail = detail
+    }
+
+    /// An event about to be appended: everything but the id the store gives it.
+    public struct Draft: Sendable, Hashable {
+        public let planID: Int64
+        public let at: Date
+        public let kind: Kind
+        public let attempt: Int
+        public let actor: String
+        public let fromStatus: PlanStatus?
+        public let toStatus: PlanStatus?
+        public let detail: String?
+
+        public init(planID: Int64, at: Date, kind: Kind, attempt: Int, actor: String,
+                    from: PlanStatus? = nil, to: PlanStatus? = nil, detail: String? = nil) {
+            self.planID = planID
+            self.at = at
+            self.kind = kind
+            self.attempt = attempt
+            self.actor = actor
+            fromStatus = from
+            toStatus = to
+            self.detail = detail
+        }
+
+        /// The same event for another plan: a batch decides one and stores it per plan.
+        public func forPlan(_ id: Int64) -> Draft {
+            Draft(planID: id, at: at, kind: kind, attempt: attempt, actor: actor, from: fromStatus, to: toStatus, detail: detail)
+        }
+    }
 }

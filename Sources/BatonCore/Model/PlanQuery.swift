@@ -34,4 +34,9 @@ public struct PlanPage: Sendable, Hashable {
     public var plans: [Plan]
     /// Pass as ``PlanQuery/cursor`` for the next page; `nil` on the last page.
     public var nextCursor: Int64?
+
+    public init(plans: [Plan], nextCursor: Int64?) {
+        self.plans = plans
+        self.nextCursor = nextCursor
+    }
 }

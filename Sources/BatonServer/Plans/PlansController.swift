@@ -4,12 +4,16 @@ import Hummingbird
 import ServiceLifecycle
 
 /// `/api/v1/plans`: enqueue, list, read, wait for, cancel; output and steps (design §6).
+///
+/// Every change goes through the ``PlanQueue``, which publishes what follows it (live notices,
+/// metrics, wake-ups); reads go to the store.
 struct PlansController: Sendable {
-    let store: any PlanStore
+    let queue: PlanQueue
     let orchestrator: Orchestrator
-    let bus: EventBus
-    let metrics: BatonMetrics
     let configuration: ServerConfiguration
+
+    private var store: any PlanStore { queue.store }
+    private var bus: EventBus { queue.bus }
 
     func addRoutes(viewer: RouterGroup<BatonRequestContext>, producer: RouterGroup<BatonRequestContext>) {
         producer.post("plans", use: create)
@@ -30,11 +34,8 @@ struct PlansController: Sendable {
     @Sendable func create(request: Request, context: BatonRequestContext) async throws -> Response {
         let body = try await request.jsonBody(limit: configuration.maxBodyBytes)
         let spec = try PlanSpec(request: body, triggeredBy: context.triggeredBy)
-        let result = try await store.enqueue(spec, now: Date())
+        let result = try await queue.enqueue(spec)
         guard result.created else { return .json(result.plan.responseJSON) }
-        metrics.plansEnqueued(1)
-        orchestrator.wake()
-        bus.publish(.status(planID: result.plan.id, status: result.plan.status, attempt: 0))
         return .json(result.plan.responseJSON, status: .created, headers: [.location: "/api/v1/plans/\(result.plan.id)"])
     }
 
@@ -48,8 +49,9 @@ struct PlansController: Sendable {
             throw PlanValidationError(field: unknown.key, message: "is not a batch field; the body is {\"plans\": [plan, ...]}")
         }
         let elements = try plans.elements()
-        guard elements.count <= 1000 else {
-            throw PlanValidationError(field: "plans", message: "a batch holds at most 1000 plans; got \(elements.count)")
+        let policy = queue.policy
+        guard elements.count <= policy.maxBatchSize else {
+            throw PlanValidationError(field: "plans", message: "a batch holds at most \(policy.maxBatchSize) plans; got \(elements.count)")
         }
         var specs: [PlanSpec] = []
         var issues: [PlanValidationError.Issue] = []
@@ -58,7 +60,7 @@ struct PlansController: Sendable {
             do {
                 let spec = try PlanSpec(request: element, field: "plans[\(index)].", triggeredBy: context.triggeredBy)
                 do {
-                    try spec.validate(limits: store.planLimits)
+                    try QueueRules.validate(spec, policy: policy)
                 } catch {
                     issues += error.nested(under: "plans[\(index)].").issues
                 }
@@ -68,9 +70,7 @@ struct PlansController: Sendable {
             }
         }
         guard issues.isEmpty else { throw PlanValidationError(issues: issues) }
-        let results = try await store.enqueueBatch(specs, now: Date())
-        metrics.plansEnqueued(results.filter(\.created).count)
-        orchestrator.wake()
+        let results = try await queue.enqueueBatch(specs)
         var json = JSONWriter()
         json.array("plans", results.map(\.plan.responseJSON))
         return .json(json.finished, status: .created)
@@ -139,7 +139,7 @@ struct PlansController: Sendable {
     }
 
     @Sendable func cancel(request: Request, context: BatonRequestContext) async throws -> Response {
-        let result = try await orchestrator.cancel(planID: try planID(context), actor: context.triggeredBy)
+        let result = try await queue.cancel(try planID(context), actor: context.triggeredBy)
         return .json(result.plan.responseJSON)
     }
 

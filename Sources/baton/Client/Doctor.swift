@@ -1,6 +1,7 @@
 import ArgumentParser
 import BatonClient
 import BatonCore
+import BatonSQLite
 import Foundation
 
 /// `baton doctor`: checks what Baton needs on this machine and whether the server answers.

@@ -2,6 +2,7 @@ import ArgumentParser
 import BatonClient
 import BatonCore
 import Foundation
+import UnixSignals
 
 /// `baton enqueue`: submit a plan, and with `--wait` stay until it ends (the CI command).
 struct Enqueue: AsyncParsableCommand {
@@ -85,9 +86,10 @@ struct Enqueue: AsyncParsableCommand {
                 if json { Terminal.json(reply.body) } else { print(line) }
                 return
             }
+            let signals = await UnixSignalsSequence(trapping: .sigint, .sigterm)
             if !json { printNote(line) }
             let waiter = PlanWaiter(client: client, planID: plan.id, follow: follow, json: json, cancelOnInterrupt: cancelOnInterrupt)
-            throw ExitCode(try await waiter.run())
+            throw ExitCode(try await waiter.run(interruptedBy: signals))
         }
     }
 

@@ -32,8 +32,10 @@ struct PlanWaiter {
         case interrupted(UnixSignal)
     }
 
-    func run() async throws -> Int32 {
-        let signals = await UnixSignalsSequence(trapping: .sigint, .sigterm)
+    /// Waits for the plan's end. `signals` are SIGINT and SIGTERM, trapped by the caller before
+    /// it tells the user the plan's id: from then on an interrupt is the wait's, never the
+    /// default action's.
+    func run(interruptedBy signals: UnixSignalsSequence) async throws -> Int32 {
         let ending = try await withThrowingTaskGroup(of: Ending.self) { group in
             group.addTask { .ended(try await waitForEnd()) }
             group.addTask { await interrupted(by: signals) }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import BatonCore
+import BatonSQLite
 import BatonServer
 import Foundation
 import Logging
@@ -79,8 +80,8 @@ struct Serve: AsyncParsableCommand {
         try FileManager.default.setAttributes([.posixPermissions: 0o700], ofItemAtPath: settings.dataDir)
         var storeConfiguration = SQLitePlanStore.Configuration(path: SQLitePlanStore.Configuration.databasePath(inDataDirectory: settings.dataDir))
         storeConfiguration.synchronous = settings.synchronous
-        storeConfiguration.limits = PlanLimits(defaultTimeoutSeconds: settings.defaultTimeout, maxTimeoutSeconds: settings.maxTimeout)
-        storeConfiguration.maxOutputBytes = settings.maxOutputBytes
+        storeConfiguration.policy.limits = PlanLimits(defaultTimeoutSeconds: settings.defaultTimeout, maxTimeoutSeconds: settings.maxTimeout)
+        storeConfiguration.policy.maxOutputBytes = settings.maxOutputBytes
         let store = try await SQLitePlanStore(configuration: storeConfiguration, logger: Logger(label: "baton.store"))
 
         // Fail fast with a clear message when there is no usable Python; each restart resolves anew.
@@ -97,15 +98,13 @@ struct Serve: AsyncParsableCommand {
 
         let runnerLogger = Logger(label: "baton.runner")
         let (python, workspace, helper, maxOutput) = (settings.python, settings.workspace, settings.helperDirectory, settings.maxOutputBytes)
-        var orchestratorConfiguration = Orchestrator.Configuration()
-        orchestratorConfiguration.workers = settings.workers
-        orchestratorConfiguration.pollInterval = .seconds(settings.pollInterval)
-        orchestratorConfiguration.leaseDuration = .seconds(settings.lease)
-        orchestratorConfiguration.liveOutputLimit = settings.maxOutputBytes
+        var node = BatonNode.Configuration()
+        node.orchestrator.workers = settings.workers
+        node.orchestrator.pollInterval = .seconds(settings.pollInterval)
+        node.orchestrator.leaseDuration = .seconds(settings.lease)
+        node.orchestrator.liveOutputLimit = settings.maxOutputBytes
         let metrics = ServerMetrics()
-        let bus = EventBus()
-        let orchestrator = Orchestrator(configuration: orchestratorConfiguration, store: store, eventBus: bus,
-                                        logger: Logger(label: "baton.orchestrator"), metrics: metrics.metrics) {
+        let baton = BatonNode(store: store, configuration: node, metrics: metrics.metrics) {
             let interpreter = try await PythonInterpreter.resolve(requested: python)
             var runner = PythonRunner.Configuration(interpreter: interpreter, workspaceRoot: workspace, helperDirectory: helper)
             runner.maxOutputBytes = maxOutput
@@ -120,20 +119,15 @@ struct Serve: AsyncParsableCommand {
         let workers = settings.workers
         let dataDir = settings.dataDir
         let host = settings.host.contains(":") ? "[\(settings.host)]" : settings.host
-        let app = buildApplication(configuration: server, store: store, tokens: store, orchestrator: orchestrator,
-                                   eventBus: bus, metrics: metrics, logger: Logger(label: "baton.http")) { port in
+        let app = buildApplication(configuration: server, node: baton, tokens: store, metrics: metrics,
+                                   logger: Logger(label: "baton.http")) { port in
             // The one start-up line: everything needed to reach and find this server.
             logger.info("Baton listening on http://\(host):\(port)", metadata: [
                 "data_dir": "\(dataDir)", "workers": "\(workers)", "python": "\(interpreter.path) (\(interpreter.version))",
                 "workspace": "\(workspace)", "admin_token_file": "\(tokenFile)",
             ])
         }
-        // The store first, so it is closed last.
-        let group = ServiceGroup(configuration: .init(
-            services: [PlanStoreService(store: store, logger: Logger(label: "baton.store")), orchestrator, app],
-            gracefulShutdownSignals: [.sigterm, .sigint],
-            logger: logger
-        ))
+        let group = baton.serviceGroup(then: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         try await group.run()
     }
 }

@@ -1,3 +1,4 @@
+import BatonSQLite
 import Foundation
 import Synchronization
 

@@ -1,5 +1,6 @@
 @testable import BatonCore
 import BatonTestSupport
+import BatonSQLite
 import Foundation
 import ServiceLifecycle
 import Testing
@@ -8,14 +9,19 @@ import Testing
 @Suite struct OrchestratorControlTests {
     @Test func aGracefulRestartLetsAShortPlanFinishAndRequeuesALongOne() async throws {
         try await OrchestratorFixture.with(workers: 2) { fixture in
-            let short = try await fixture.enqueue(PlanSpec(entryPoint: .code("import time\ntime.sleep(0.5)\nprint('short')")))
+            // The short plan waits at a gate that opens once the drain has begun.
+            let gate = Gate(directory: fixture.directory)
+            let short = try await fixture.enqueue(PlanSpec(entryPoint: .code(gate.python() + "print('short')")))
             let long = try await fixture.enqueue(PlanSpec(entryPoint: .code("import time\ntime.sleep(600)")))
             #expect(await fixture.waitFor(long.id, .running) != nil)
-            #expect(await fixture.waitFor(short.id, .running) != nil)
+            #expect(await gate.waitUntilReady())
             #expect(await eventually { (try? await fixture.store.plan(long.id))?.processGroup != nil })
 
             await fixture.orchestrator.pause()  // so the requeued plan stays visible
-            let report = try await fixture.orchestrator.restart(.graceful(drainTimeout: .seconds(2)))
+            async let restarted = fixture.orchestrator.restart(.graceful(drainTimeout: .seconds(3)))
+            #expect(await eventually { (try? await fixture.orchestrator.status().state) == .draining })
+            gate.open()
+            let report = try await restarted
             #expect(report.generation == 2)
             #expect(report.drained == [short.id])
             #expect(report.requeued == [long.id])
@@ -63,8 +69,8 @@ import Testing
         try await OrchestratorFixture.with(workers: 1) { fixture in
             let plan = try await fixture.enqueue(PlanSpec(entryPoint: .code("import time\ntime.sleep(600)")))
             #expect(await fixture.waitFor(plan.id, .running) != nil)
-            async let first = fixture.orchestrator.restart(.graceful(drainTimeout: .milliseconds(500)))
-            try await Task.sleep(for: .milliseconds(100))
+            async let first = fixture.orchestrator.restart(.graceful(drainTimeout: .seconds(3)))
+            #expect(await eventually { (try? await fixture.orchestrator.status().state) == .draining })
             async let second = fixture.orchestrator.restart(.immediate)
             let (a, b) = try await (first, second)
             #expect(a == b)
@@ -81,13 +87,14 @@ import Testing
             }
             let groups = try await plans.asyncMap { try await fixture.store.plan($0.id)?.processGroup }
             try await fixture.shutDown()
+            let reopened = try await fixture.reopenStore()
             for plan in plans {
-                let stored = try #require(try await fixture.store.plan(plan.id))
+                let stored = try #require(try await reopened.plan(plan.id))
                 #expect(stored.status == .queued)
                 #expect(stored.handBacks == 1)
             }
+            await reopened.close()
             for group in groups.compactMap({ $0 }) { #expect(!isAlive(group)) }
-            #expect(try await fixture.orchestrator.status().state == .stopped)
             await #expect(throws: OrchestratorError.notRunning) { try await fixture.orchestrator.restart(.immediate) }
         }
     }
@@ -117,7 +124,9 @@ extension OrchestratorControlTests {
         let interpreterMissing = Locked(true)
         var configuration = Orchestrator.Configuration()
         configuration.workers = 1
-        let orchestrator = Orchestrator(configuration: configuration, store: store, eventBus: EventBus(), logger: quietLogger) {
+        var nodeConfiguration = BatonNode.Configuration()
+        nodeConfiguration.orchestrator = configuration
+        let node = BatonNode(store: store, configuration: nodeConfiguration, logger: { _ in quietLogger }) {
             if interpreterMissing.withLock({ $0 }) {
                 throw PythonInterpreterError("no python3 found on PATH: install Python 3.9 or newer, or pass its path with --python")
             }
@@ -125,6 +134,7 @@ extension OrchestratorControlTests {
             let runner = PythonRunner(configuration: .init(interpreter: interpreter, workspaceRoot: directory.path), logger: quietLogger)
             return PreparedRunner(runner: runner, interpreter: interpreter)
         }
+        let orchestrator = node.orchestrator
         let service = Task { await orchestrator.run() }
         #expect(await eventually { (try? await orchestrator.status().lastError)?.contains("no python3 found") == true })
         let broken = try await orchestrator.status()
@@ -155,17 +165,17 @@ extension OrchestratorControlTests {
         var configuration = Orchestrator.Configuration()
         configuration.workers = 1
         configuration.shutdownDrainTimeout = .milliseconds(200)
-        let orchestrator = Orchestrator(configuration: configuration, store: store, eventBus: EventBus(), logger: quietLogger) {
+        var nodeConfiguration = BatonNode.Configuration()
+        nodeConfiguration.orchestrator = configuration
+        let node = BatonNode(store: store, configuration: nodeConfiguration, logger: { _ in quietLogger }) {
             let interpreter = try await sharedInterpreter.value
             return PreparedRunner(runner: PythonRunner(configuration: .init(interpreter: interpreter, workspaceRoot: directory.path), logger: quietLogger),
                                   interpreter: interpreter)
         }
-        // The store first: shut down last.
-        let group = ServiceGroup(configuration: .init(services: [PlanStoreService(store: store, logger: quietLogger), orchestrator],
-                                                      gracefulShutdownSignals: [], logger: quietLogger))
+        // The store comes first: it shuts down last.
+        let group = node.serviceGroup(logger: quietLogger)
         let running = Task { try await group.run() }
-        let plan = try await store.enqueue(PlanSpec(entryPoint: .code("import time\ntime.sleep(600)")), now: Date()).plan
-        orchestrator.wake()
+        let plan = try await node.queue.enqueue(PlanSpec(entryPoint: .code("import time\ntime.sleep(600)"))).plan
         #expect(await eventually { (try? await store.plan(plan.id))?.processGroup != nil })
         await group.triggerGracefulShutdown()
         try await running.value

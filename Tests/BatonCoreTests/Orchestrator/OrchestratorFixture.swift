@@ -1,17 +1,21 @@
 @testable import BatonCore
 import BatonTestSupport
+import BatonSQLite
 import Foundation
 import Logging
 import ServiceLifecycle
 import Testing
 
-/// A store, a workspace of scripts, and an orchestrator running them in a `ServiceGroup`.
+/// A node — store, queue, upkeep and orchestrator, as `baton serve` builds it — running in a
+/// `ServiceGroup`, and a workspace of scripts for it to run.
 final class OrchestratorFixture: Sendable {
     let directory: String
     let workspace: String
     let store: SQLitePlanStore
-    let bus = EventBus()
-    let orchestrator: Orchestrator
+    let node: BatonNode
+    var queue: PlanQueue { node.queue }
+    var bus: EventBus { node.bus }
+    var orchestrator: Orchestrator { node.orchestrator }
     private let group: ServiceGroup
     private let running: Task<Void, any Error>
 
@@ -36,13 +40,15 @@ final class OrchestratorFixture: Sendable {
         configuration.retryBaseDelay = .milliseconds(200)
         configuration.shutdownDrainTimeout = .milliseconds(300)
         configure(&configuration)
+        var nodeConfiguration = BatonNode.Configuration()
+        nodeConfiguration.orchestrator = configuration
         let workspace = workspace
-        orchestrator = Orchestrator(configuration: configuration, store: store, eventBus: bus, pollClock: pollClock, logger: quietLogger) {
+        node = BatonNode(store: store, configuration: nodeConfiguration, clock: pollClock, logger: { _ in quietLogger }) {
             var runner = PythonRunner.Configuration(interpreter: try await sharedInterpreter.value, workspaceRoot: workspace)
             runner.killGracePeriod = .milliseconds(500)
             return PreparedRunner(runner: PythonRunner(configuration: runner, logger: quietLogger), interpreter: try await sharedInterpreter.value)
         }
-        group = ServiceGroup(configuration: .init(services: [orchestrator], gracefulShutdownSignals: [], logger: quietLogger))
+        group = node.serviceGroup(logger: quietLogger)
         let group = group
         running = Task { try await group.run() }
         // Running, and its first cycle done: from here on only the test's actions wake it.
@@ -80,11 +86,20 @@ final class OrchestratorFixture: Sendable {
         try await running.value
     }
 
+    /// A new store on the fixture's database: after ``shutDown()`` the node's own is closed.
+    func reopenStore() async throws -> SQLitePlanStore {
+        try await SQLitePlanStore(configuration: .init(path: directory + "/baton.sqlite"), logger: quietLogger)
+    }
+
+    /// How many loops of a running node sleep on its clock when idle: the poll ticker, the lease
+    /// keeper and the upkeep's ticker.
+    static let idleSleepers = 3
+
     /// Shuts down (if still running) and removes everything.
     func tearDown() async {
         await group.triggerGracefulShutdown()
         _ = try? await running.value
-        await store.close()
+        await store.close()  // closed by the group already, unless it failed to start
         try? FileManager.default.removeItem(atPath: directory)
     }
 
@@ -114,12 +129,10 @@ final class OrchestratorFixture: Sendable {
         ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
     }
 
-    /// Enqueues in this process, as the API does: store, then wake the orchestrator.
+    /// Enqueues in this process, as the API does: through the queue, which wakes the orchestrator.
     @discardableResult
     func enqueue(_ spec: PlanSpec) async throws -> Plan {
-        let plan = try await store.enqueue(spec, now: Date()).plan
-        orchestrator.wake()
-        return plan
+        try await queue.enqueue(spec).plan
     }
 
     /// Waits (up to a generous safety limit) until plan `id` is in `status`.

@@ -1,12 +1,15 @@
 @testable import BatonCore
 import BatonTestSupport
+import BatonSQLite
 import Foundation
 import Testing
 
 /// Leases, retries, cycle errors: what keeps plans moving when something goes wrong.
 @Suite struct OrchestratorRecoveryTests {
     @Test func plansOfAnOwnerThatStoppedHeartbeatingRunAgain() async throws {
-        try await OrchestratorFixture.with(workers: 2, pollInterval: .milliseconds(200), lease: .seconds(1)) { fixture in
+        // This node's own lease is the default: on a loaded machine a one-second lease could run out
+        // under its own reruns too.
+        try await OrchestratorFixture.with(workers: 2, pollInterval: .milliseconds(200)) { fixture in
             await fixture.orchestrator.pause()
             // A dead node: it claimed two plans, with a one-second lease, and then vanished.
             for _ in 0..<2 { try await fixture.enqueue(PlanSpec(entryPoint: .code("print('rerun')"))) }
@@ -98,12 +101,18 @@ import Testing
 
     @Test func anOutcomeSurvivesADatabaseLockedWhenTheRunEnds() async throws {
         try await OrchestratorFixture.with(workers: 1, busyTimeout: .milliseconds(100)) { fixture in
-            let plan = try await fixture.enqueue(PlanSpec(entryPoint: .code("import time\ntime.sleep(0.5)\nprint('done')")))
+            let gate = Gate(directory: fixture.directory)
+            let plan = try await fixture.enqueue(PlanSpec(entryPoint: .code(gate.python() + "print('done')")))
+            #expect(await gate.waitUntilReady())
             #expect(await eventually { (try? await fixture.store.plan(plan.id))?.processGroup != nil })
-            // Another process holds the write lock from before the run ends until well after.
+            let group = try #require(try await fixture.store.plan(plan.id)?.processGroup)
+            // Another process holds the write lock from before the run ends until after it has
+            // ended, long enough for several of the recorder's busy timeouts.
             let intruder = try SQLiteConnection(path: fixture.directory + "/baton.sqlite")
             try intruder.execute("BEGIN IMMEDIATE")
-            try await Task.sleep(for: .seconds(1.5))
+            gate.open()
+            #expect(await eventually { !isAlive(group) })
+            try await Task.sleep(for: .milliseconds(500))
             try intruder.execute("ROLLBACK")
             intruder.close()
             let done = await fixture.waitFor(plan.id, .succeeded)
@@ -118,7 +127,7 @@ import Testing
             let plan = try await fixture.enqueue(PlanSpec(entryPoint: .code("import time\nprint('up', flush=True)\ntime.sleep(600)")))
             #expect(await fixture.waitFor(plan.id, .running) != nil)
             #expect(await eventually { (try? await fixture.store.plan(plan.id))?.processGroup != nil })
-            let result = try await fixture.orchestrator.cancel(planID: plan.id, actor: "ops")
+            let result = try await fixture.queue.cancel(plan.id, actor: "ops")
             guard case .cancelRequested = result else {
                 Issue.record("expected cancelRequested, got \(result)")
                 return
@@ -127,7 +136,7 @@ import Testing
             #expect(canceled?.error?.kind == .canceled)
             #expect(canceled?.error?.message == "canceled by ops")
             let queued = try await fixture.store.enqueue(PlanSpec(entryPoint: .code("print(1)"), runAfter: Date().addingTimeInterval(600)), now: Date()).plan
-            guard case .canceled = try await fixture.orchestrator.cancel(planID: queued.id, actor: "ops") else {
+            guard case .canceled = try await fixture.queue.cancel(queued.id, actor: "ops") else {
                 Issue.record("a waiting plan is canceled at once")
                 return
             }

@@ -1,5 +1,6 @@
 @testable import BatonCore
 import BatonTestSupport
+import BatonSQLite
 import Foundation
 import Testing
 
@@ -44,7 +45,7 @@ import Testing
     @Test func anInProcessEnqueueStartsWithoutWaitingForATick() async throws {
         let clock = ManualClock()
         try await OrchestratorFixture.with(workers: 1, pollInterval: .seconds(5), pollClock: clock) { fixture in
-            #expect(await eventually { clock.sleeperCount == 1 }, "the timer waits for its tick")
+            #expect(await eventually { clock.sleeperCount == OrchestratorFixture.idleSleepers }, "the timer waits for its tick")
             let plan = try await fixture.enqueue(PlanSpec(entryPoint: .code("print('hi')")))
             #expect(await fixture.waitFor(plan.id, .succeeded) != nil)
             #expect(clock.now == ManualClock.Instant(offset: .zero), "the clock never moved")
@@ -67,7 +68,7 @@ import Testing
             let ticked = try await other.enqueue(PlanSpec(entryPoint: .code("print(1)")), now: Date()).plan
             try await Task.sleep(for: .milliseconds(300))
             #expect(try await fixture.store.plan(ticked.id)?.status == .queued, "nobody told this process")
-            #expect(await eventually { clock.sleeperCount == 1 })
+            #expect(await eventually { clock.sleeperCount == OrchestratorFixture.idleSleepers })
             clock.advance(by: .seconds(6))
             let finished = try #require(await fixture.waitFor(ticked.id, .succeeded), "the next tick found it")
             // The freed slot's wake-up runs a cycle of its own; once it has, only poll() can claim.
@@ -98,7 +99,7 @@ import Testing
 
     @Test func aScheduledPlanRunsWhenDue() async throws {
         try await OrchestratorFixture.with(workers: 1, pollInterval: .milliseconds(200)) { fixture in
-            let plan = try await fixture.enqueue(PlanSpec(entryPoint: .code("print(1)"), runAfter: Date().addingTimeInterval(0.5)))
+            let plan = try await fixture.enqueue(PlanSpec(entryPoint: .code("print(1)"), runAfter: Date().addingTimeInterval(3)))
             #expect(plan.status == .scheduled)
             #expect(await fixture.waitFor(plan.id, .succeeded) != nil)
             let events = try await fixture.store.events(of: plan.id).map(\.kind)
@@ -121,7 +122,7 @@ import Testing
                 return nil
             }.joined()
             #expect(stdout == "line 0\nline 1\nline 2\n")
-            #expect(seen.first == .status(planID: plan.id, status: .running, attempt: 1))
+            #expect(seen.prefix(2) == [.status(planID: plan.id, status: .queued, attempt: 0), .status(planID: plan.id, status: .running, attempt: 1)])
             #expect(seen.last == .end(planID: plan.id, status: .succeeded))
             #expect(try await fixture.store.output(of: plan.id, stream: .stdout, attempt: nil).text == "line 0\nline 1\nline 2\n")
             #expect(try await fixture.store.output(of: plan.id, stream: .stderr, attempt: nil).text == "oops\n")

@@ -1,4 +1,5 @@
 import Foundation
+import BatonTestSupport
 import Testing
 @testable import BatonCore
 
@@ -48,7 +49,7 @@ import Testing
             """
         for ending in ["exit", "timeout"] {
             let source = ending == "exit" ? code : code + "import sys, time\nsys.stdout.flush()\ntime.sleep(600)\n"
-            let (report, _) = await fixture.run(PlanSpec(entryPoint: .code(source), timeoutSeconds: ending == "exit" ? 60 : 1))
+            let (report, _) = await fixture.run(PlanSpec(entryPoint: .code(source), timeoutSeconds: ending == "exit" ? 60 : 3))
             let lines = report.stdout.text.split(separator: "\n").map(String.init)
             #expect(lines.count == 2, "\(report.stdout.text) \(report.stderr.text)")
             #expect(lines.last == "0o600 0o700", "file only its owner reads, in a directory only its owner enters")
@@ -98,7 +99,7 @@ import Testing
         let workspace = try TemporaryDirectory()
         let fake = PythonInterpreter(path: workspace.file("gone/python3"), version: "3.11.0", versionNumbers: [3, 11, 0])
         let runner = PythonRunner(configuration: .init(interpreter: fake, workspaceRoot: workspace.path), logger: quietLogger)
-        var plan = Plan(enqueuing: PlanSpec(entryPoint: .code("print(1)")), limits: PlanLimits(), now: t0)
+        var plan = QueueRules.enqueuing(PlanSpec(entryPoint: .code("print(1)")), policy: QueuePolicy(), now: t0).plan
         plan.id = 1
         let report = await runner.run(plan, attempt: 1, control: RunControl()) { _ in }
         #expect(report.outcome.status == .failed)

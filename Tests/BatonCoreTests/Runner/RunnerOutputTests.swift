@@ -1,4 +1,5 @@
 import Foundation
+import BatonTestSupport
 import Testing
 @testable import BatonCore
 
@@ -20,7 +21,7 @@ import Testing
             """)
         let streamed = Locked<Int64>(0)
         let before = residentBytes()
-        var plan = Plan(enqueuing: PlanSpec(entryPoint: .script("flood.py"), timeoutSeconds: 300), limits: PlanLimits(), now: t0)
+        var plan = QueueRules.enqueuing(PlanSpec(entryPoint: .script("flood.py"), timeoutSeconds: 300), policy: QueuePolicy(), now: t0).plan
         plan.id = 1
         let report = await fixture.runner.run(plan, attempt: 1, control: RunControl()) { event in
             if case .output(_, let bytes) = event { streamed.withLock { $0 += Int64(bytes.count) } }

@@ -1,4 +1,5 @@
 import Foundation
+import BatonTestSupport
 import Testing
 @testable import BatonCore
 
@@ -128,7 +129,7 @@ import Testing
         configuration.killGracePeriod = .seconds(5)
         let runner = PythonRunner(configuration: configuration, logger: quietLogger)
         func run(_ script: String, _ input: String = "{}") async throws -> RunReport {
-            var plan = Plan(enqueuing: PlanSpec(entryPoint: .script(script), input: try JSONText(validating: input)), limits: PlanLimits(), now: t0)
+            var plan = QueueRules.enqueuing(PlanSpec(entryPoint: .script(script), input: try JSONText(validating: input)), policy: QueuePolicy(), now: t0).plan
             plan.id = 1
             return await runner.run(plan, attempt: 1, control: RunControl()) { _ in }
         }

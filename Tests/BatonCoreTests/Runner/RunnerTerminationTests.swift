@@ -4,11 +4,14 @@ import Foundation
 import Testing
 
 /// Timeouts, cancels, signals and grandchildren: a run always ends, and nothing of it survives.
+///
+/// Timeouts are a few seconds, not one: the script must reach its first line (a Python start on
+/// a loaded machine) before the timeout, or the test would check something else.
 @Suite struct RunnerTerminationTests {
     @Test func aSleepingScriptTimesOut() async throws {
         let fixture = try await RunnerFixture(grace: .seconds(2))
         try fixture.script("sleep.py", "import time\nprint('sleeping', flush=True)\ntime.sleep(600)\n")
-        let (report, events) = await fixture.run(PlanSpec(entryPoint: .script("sleep.py"), timeoutSeconds: 1))
+        let (report, events) = await fixture.run(PlanSpec(entryPoint: .script("sleep.py"), timeoutSeconds: 3))
         #expect(report.outcome.status == .timedOut)
         #expect(report.outcome.error?.kind == .timeout)
         #expect(report.termination == .timeout)
@@ -27,7 +30,7 @@ import Testing
             time.sleep(600)
 
             """)
-        let (report, _) = await fixture.run(PlanSpec(entryPoint: .script("stubborn.py"), timeoutSeconds: 1))
+        let (report, _) = await fixture.run(PlanSpec(entryPoint: .script("stubborn.py"), timeoutSeconds: 3))
         #expect(report.outcome.status == .timedOut)
         #expect(report.outcome.signal == SIGKILL)
         #expect(!isAlive(try #require(report.processGroup)))
@@ -45,7 +48,7 @@ import Testing
     @Test func noProcessOfTheGroupSurvivesATimeout() async throws {
         let fixture = try await RunnerFixture(grace: .milliseconds(500))
         try fixture.script("grandparent.py", Self.grandparent)
-        let (report, events) = await fixture.run(PlanSpec(entryPoint: .script("grandparent.py"), timeoutSeconds: 2))
+        let (report, events) = await fixture.run(PlanSpec(entryPoint: .script("grandparent.py"), timeoutSeconds: 5))
         #expect(report.outcome.status == .timedOut)
         let grandchild = try #require(Int32(events.text(of: .stdout).trimmingCharacters(in: .whitespacesAndNewlines)))
         #expect(await eventually { !isAlive(grandchild) }, "grandchild \(grandchild) survived")

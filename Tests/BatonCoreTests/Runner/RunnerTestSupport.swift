@@ -1,4 +1,5 @@
 import Foundation
+import BatonTestSupport
 import Testing
 @testable import BatonCore
 
@@ -35,7 +36,7 @@ struct RunnerFixture: ~Copyable {
     /// Runs a plan built from `spec` and returns the report and every event, in order.
     func run(_ spec: PlanSpec, id: Int64 = 7, attempt: Int = 1, control: RunControl = RunControl(),
              onEvent: @escaping @Sendable (RunEvent) -> Void = { _ in }) async -> (RunReport, [RunEvent]) {
-        var plan = Plan(enqueuing: spec, limits: PlanLimits(), now: t0)
+        var plan = QueueRules.enqueuing(spec, policy: QueuePolicy(), now: t0).plan
         plan.id = id
         let events = Locked<[RunEvent]>([])
         let report = await runner.run(plan, attempt: attempt, control: control) { event in

@@ -29,7 +29,7 @@ import Testing
 
         let total = 9
         var waiting = (1...total).map { id -> Plan in
-            var plan = Plan(enqueuing: PlanSpec(entryPoint: .script("record.py"), args: [log]), limits: PlanLimits(), now: t0)
+            var plan = QueueRules.enqueuing(PlanSpec(entryPoint: .script("record.py"), args: [log]), policy: QueuePolicy(), now: t0).plan
             plan.id = Int64(id)
             return plan
         }
@@ -79,7 +79,7 @@ import Testing
         let started = AsyncStream.makeStream(of: Int64.self)
         let reports = Locked<[Int64: RunReport]>([:])
         for id: Int64 in [5, 3] {
-            var plan = Plan(enqueuing: PlanSpec(entryPoint: .script("wait.py"), timeoutSeconds: 600), limits: PlanLimits(), now: t0)
+            var plan = QueueRules.enqueuing(PlanSpec(entryPoint: .script("wait.py"), timeoutSeconds: 600), policy: QueuePolicy(), now: t0).plan
             plan.id = id
             let taken = await pool.start(plan, attempt: 1, events: { event in
                 if case .output = event { started.continuation.yield(id) }
@@ -94,7 +94,7 @@ import Testing
         #expect(await pool.free == 0)
         #expect(await pool.runningPlanIDs == [3, 5])
 
-        var extra = Plan(enqueuing: PlanSpec(entryPoint: .script("wait.py")), limits: PlanLimits(), now: t0)
+        var extra = QueueRules.enqueuing(PlanSpec(entryPoint: .script("wait.py")), policy: QueuePolicy(), now: t0).plan
         extra.id = 9
         #expect(await pool.start(extra, attempt: 1) { _ in } == false, "no slot is free")
 
@@ -120,7 +120,7 @@ extension WorkerPoolTests {
         try await Task.sleep(for: .milliseconds(50))
         service.cancel()
         await service.value
-        var plan = Plan(enqueuing: PlanSpec(entryPoint: .code("print(1)")), limits: PlanLimits(), now: t0)
+        var plan = QueueRules.enqueuing(PlanSpec(entryPoint: .code("print(1)")), policy: QueuePolicy(), now: t0).plan
         plan.id = 1
         #expect(await pool.start(plan, attempt: 1) { _ in } == false)
         #expect(await pool.busy == 0, "no slot is held by a run that will never happen")

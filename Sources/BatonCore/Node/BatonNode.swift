@@ -1,0 +1,66 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+import UnixSignals
+
+/// One Baton node, wired in one place: the ``PlanQueue`` over a store, its
+/// ``MaintenanceService``, and the ``Orchestrator``, with the services to run in start order.
+///
+/// `baton serve`, the test fixtures and the benchmarks all build their node here; the HTTP API
+/// (`BatonServer.buildApplication`) goes on top as one more service.
+public struct BatonNode: Sendable {
+    /// What a node is made of, beside its store and runner.
+    public struct Configuration: Sendable {
+        public var orchestrator = Orchestrator.Configuration()
+        /// The upkeep's own beat; the orchestrator's poll interval unless set.
+        public var maintenanceInterval: Duration?
+
+        public init() {}
+    }
+
+    public let store: any PlanStore
+    public let queue: PlanQueue
+    public let maintenance: MaintenanceService
+    public let orchestrator: Orchestrator
+    private let makeLogger: @Sendable (String) -> Logger
+
+    /// Live notices of every plan, for the API's streams.
+    public var bus: EventBus { queue.bus }
+
+    /// - Parameters:
+    ///   - clock: Times polls, heartbeats and upkeep; tests pass one they drive.
+    ///   - now: Wall-clock time for the store.
+    ///   - logger: Makes the logger of each part from its label (`baton.orchestrator`).
+    ///   - prepareRunner: Makes the runner of each orchestrator generation.
+    public init(
+        store: any PlanStore,
+        configuration: Configuration = .init(),
+        metrics: BatonMetrics = .none,
+        clock: any Clock<Duration> = ContinuousClock(),
+        now: @escaping @Sendable () -> Date = Date.init,
+        logger: @escaping @Sendable (_ label: String) -> Logger = { Logger(label: $0) },
+        prepareRunner: @escaping @Sendable () async throws -> PreparedRunner
+    ) {
+        self.store = store
+        makeLogger = logger
+        queue = PlanQueue(store: store, bus: EventBus(), notifier: LocalQueueNotifier(), metrics: metrics, logger: logger("baton.queue"))
+        var upkeep = MaintenanceService.Configuration()
+        upkeep.interval = configuration.maintenanceInterval ?? configuration.orchestrator.pollInterval
+        upkeep.jitter = configuration.orchestrator.pollJitter
+        maintenance = MaintenanceService(queue: queue, configuration: upkeep, clock: clock, now: now, logger: logger("baton.maintenance"))
+        orchestrator = Orchestrator(configuration: configuration.orchestrator, queue: queue, maintenance: maintenance, clock: clock,
+                                    now: now, logger: logger("baton.orchestrator"), metrics: metrics, prepareRunner: prepareRunner)
+    }
+
+    /// The node's services in start order, then `others` (the HTTP server). A group shuts them
+    /// down in reverse: the server stops taking requests, the orchestrator hands its runs back,
+    /// and the store closes last, after every write shutdown causes.
+    public func services(then others: [any Service] = []) -> [any Service] {
+        [PlanStoreService(store: store, logger: makeLogger("baton.store")), maintenance, orchestrator] + others
+    }
+
+    /// A `ServiceGroup` of ``services(then:)``.
+    public func serviceGroup(then others: [any Service] = [], gracefulShutdownSignals: [UnixSignal] = [], logger: Logger) -> ServiceGroup {
+        ServiceGroup(configuration: .init(services: services(then: others), gracefulShutdownSignals: gracefulShutdownSignals, logger: logger))
+    }
+}
