@@ -8,6 +8,7 @@ let package = Package(
         .executable(name: "baton", targets: ["baton"]),
         .library(name: "BatonCore", targets: ["BatonCore"]),
         .library(name: "BatonSQLite", targets: ["BatonSQLite"]),
+        .library(name: "BatonPostgres", targets: ["BatonPostgres"]),
         .library(name: "BatonServer", targets: ["BatonServer"]),
         .library(name: "BatonClient", targets: ["BatonClient"]),
     ],
@@ -25,6 +26,9 @@ let package = Package(
         // The CLI's HTTP client: streams Server-Sent Events, and the server tests build it anyway.
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.21.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.81.0"),
+        // The shared store of several nodes (design §10); it builds on the NIO, NIOSSL and
+        // swift-crypto the server and client already build.
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
         .systemLibrary(
@@ -54,6 +58,15 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The store several nodes share: PostgreSQL through postgres-nio.
+        .target(
+            name: "BatonPostgres",
+            dependencies: [
+                "BatonCore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .target(
             name: "BatonServer",
             dependencies: [
@@ -79,6 +92,7 @@ let package = Package(
             dependencies: [
                 "BatonCore",
                 "BatonSQLite",
+                "BatonPostgres",
                 "BatonServer",
                 "BatonClient",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -99,8 +113,10 @@ let package = Package(
             dependencies: [
                 "BatonCore",
                 "BatonSQLite",
+                "BatonPostgres",
                 "BatonTestSupport",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
             ]
         ),
         .testTarget(

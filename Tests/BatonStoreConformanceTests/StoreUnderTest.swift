@@ -17,12 +17,18 @@ struct StoreKind: Sendable, CustomTestStringConvertible {
 
     static let sqlite = StoreKind(name: "SQLite") { try SQLiteTestDatabase() }
 
+    /// PostgreSQL on the server `url` names: a new database per test.
+    static func postgres(server url: String) -> StoreKind {
+        StoreKind(name: "PostgreSQL") { try await PostgresTestDatabase(server: url) }
+    }
+
     /// The kinds this run tests.
     static let all: [StoreKind] = {
-        if ProcessInfo.processInfo.environment["BATON_TEST_POSTGRES_URL"] == nil {
+        guard let server = ProcessInfo.processInfo.environment["BATON_TEST_POSTGRES_URL"] else {
             print("note: BATON_TEST_POSTGRES_URL is not set; the store suite runs against SQLite only")
+            return [.sqlite]
         }
-        return [.sqlite]
+        return [.sqlite, .postgres(server: server)]
     }()
 }
 

@@ -8,6 +8,7 @@ public struct PlanStoreError: Error, Sendable, Hashable, CustomStringConvertible
             case attemptNotHeld = "attempt_not_held"
             case retryRefused = "retry_refused"
             case databaseBusy = "database_busy"
+            case databaseUnavailable = "database_unavailable"
             case schemaTooNew = "schema_too_new"
         }
 
@@ -24,6 +25,8 @@ public struct PlanStoreError: Error, Sendable, Hashable, CustomStringConvertible
         public static let retryRefused = Code(value: .retryRefused)
         /// Another process held the database's write lock for longer than the busy timeout.
         public static let databaseBusy = Code(value: .databaseBusy)
+        /// The database server cannot be reached; Baton retries until it is back.
+        public static let databaseUnavailable = Code(value: .databaseUnavailable)
         /// The database was written by a newer Baton.
         public static let schemaTooNew = Code(value: .schemaTooNew)
 

@@ -1,5 +1,6 @@
 import ArgumentParser
 import BatonCore
+import BatonPostgres
 import BatonSQLite
 import BatonServer
 import Foundation
@@ -20,8 +21,15 @@ struct Serve: AsyncParsableCommand {
             """
     )
 
-    @Option(help: ArgumentHelp("Directory for the database and the admin token. [default: ./.baton]", valueName: "dir"))
+    @Option(help: ArgumentHelp("Directory for the SQLite database and the admin token. [default: ./.baton]", valueName: "dir"))
     var dataDir: String?
+    @Option(help: ArgumentHelp("""
+        The queue's database: a SQLite file, or postgres://user@host:port/db for a PostgreSQL database \
+        that several nodes share (password in the URL, BATON_DATABASE_PASSWORD or PGPASSWORD; never logged). \
+        A PostgreSQL server that cannot be reached at start is an error: baton exits, for its supervisor to \
+        start it again. [default: <data-dir>/baton.sqlite]
+        """, valueName: "url|path"))
+    var database: String?
     @Option(help: "Address to listen on. [default: 127.0.0.1]")
     var host: String?
     @Option(help: "Port to listen on; 0 picks a free one. [default: 8080]")
@@ -78,11 +86,7 @@ struct Serve: AsyncParsableCommand {
         // The database holds plans' env values (API keys): only its owner may read the directory.
         try FileManager.default.createDirectory(atPath: settings.dataDir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         try FileManager.default.setAttributes([.posixPermissions: 0o700], ofItemAtPath: settings.dataDir)
-        var storeConfiguration = SQLitePlanStore.Configuration(path: SQLitePlanStore.Configuration.databasePath(inDataDirectory: settings.dataDir))
-        storeConfiguration.synchronous = settings.synchronous
-        storeConfiguration.policy.limits = PlanLimits(defaultTimeoutSeconds: settings.defaultTimeout, maxTimeoutSeconds: settings.maxTimeout)
-        storeConfiguration.policy.maxOutputBytes = settings.maxOutputBytes
-        let store = try await SQLitePlanStore(configuration: storeConfiguration, logger: Logger(label: "baton.store"))
+        let store = try await openStore(settings)
 
         // Fail fast with a clear message when there is no usable Python; each restart resolves anew.
         let interpreter = try await PythonInterpreter.resolve(requested: settings.python)
@@ -118,16 +122,35 @@ struct Serve: AsyncParsableCommand {
         server.maxWait = .seconds(settings.maxWait)
         let workers = settings.workers
         let dataDir = settings.dataDir
+        let database = settings.database
         let host = settings.host.contains(":") ? "[\(settings.host)]" : settings.host
         let app = buildApplication(configuration: server, node: baton, tokens: store, metrics: metrics,
                                    logger: Logger(label: "baton.http")) { port in
             // The one start-up line: everything needed to reach and find this server.
             logger.info("Baton listening on http://\(host):\(port)", metadata: [
-                "data_dir": "\(dataDir)", "workers": "\(workers)", "python": "\(interpreter.path) (\(interpreter.version))",
+                "data_dir": "\(dataDir)", "database": "\(database)", "workers": "\(workers)", "python": "\(interpreter.path) (\(interpreter.version))",
                 "workspace": "\(workspace)", "admin_token_file": "\(tokenFile)",
             ])
         }
         let group = baton.serviceGroup(then: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         try await group.run()
+    }
+
+    /// Opens the store the settings name, with the queue's policies.
+    private func openStore(_ settings: Settings) async throws -> any PlanStore & TokenStore {
+        var policy = QueuePolicy()
+        policy.limits = PlanLimits(defaultTimeoutSeconds: settings.defaultTimeout, maxTimeoutSeconds: settings.maxTimeout)
+        policy.maxOutputBytes = settings.maxOutputBytes
+        switch settings.database {
+        case .sqlite(let path):
+            var configuration = SQLitePlanStore.Configuration(path: path)
+            configuration.synchronous = settings.synchronous
+            configuration.policy = policy
+            return try await SQLitePlanStore(configuration: configuration, logger: Logger(label: "baton.store"))
+        case .postgres(let url):
+            var configuration = PostgresPlanStore.Configuration(url: url)
+            configuration.policy = policy
+            return try await PostgresPlanStore(configuration: configuration, logger: Logger(label: "baton.store"))
+        }
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import BatonCore
+import BatonPostgres
 import BatonSQLite
 import Foundation
 import Logging
@@ -12,10 +13,26 @@ struct Settings {
         case text, json
     }
 
+    /// Which store holds the queue (`--database`).
+    enum Database: CustomStringConvertible {
+        /// The embedded default: one SQLite file.
+        case sqlite(path: String)
+        /// A PostgreSQL database that several nodes may share.
+        case postgres(PostgresURL)
+
+        /// The store's location as logs and errors show it: never with a password.
+        var description: String {
+            switch self {
+            case .sqlite(let path): path
+            case .postgres(let url): url.description
+            }
+        }
+    }
+
     /// The flag names of the settings; the environment variable of each is `BATON_` + the name in
     /// upper snake case.
     static let names = [
-        "data-dir", "host", "port", "workers", "poll-interval", "lease", "python", "workspace", "default-timeout",
+        "data-dir", "database", "host", "port", "workers", "poll-interval", "lease", "python", "workspace", "default-timeout",
         "max-timeout", "max-output-bytes", "max-body-bytes", "max-wait", "synchronous", "log-level", "log-format",
     ]
 
@@ -24,6 +41,7 @@ struct Settings {
     }
 
     let dataDir: String
+    let database: Database
     let host: String
     let port: Int
     let workers: Int
@@ -44,7 +62,7 @@ struct Settings {
     init(_ flags: Serve, environment: [String: String] = ProcessInfo.processInfo.environment) throws {
         let configPath = flags.config ?? environment["BATON_CONFIG"].flatMap { $0.isEmpty ? nil : $0 }
         let file = try configPath.map {
-            try ConfigFile(path: $0, knownNames: Set(Self.names.map(Self.variable) + ["BATON_HELPER_DIR"])).values
+            try ConfigFile(path: $0, knownNames: Set(Self.names.map(Self.variable) + ["BATON_HELPER_DIR", "BATON_DATABASE_PASSWORD"])).values
         } ?? [:]
         let environment = file.merging(environment.filter { !$0.value.isEmpty }, uniquingKeysWith: { $1 })
         func value<T>(_ flag: T?, _ name: String, _ parse: (String) -> T?) throws -> T? {
@@ -60,6 +78,16 @@ struct Settings {
         }
         let cwd = FileManager.default.currentDirectoryPath
         dataDir = try value(flags.dataDir, "data-dir", { $0 }) ?? cwd + "/.baton"
+        let databaseText = try value(flags.database, "database", { $0 })
+        if let databaseText, PostgresURL.isPostgres(databaseText) {
+            do {
+                database = .postgres(try PostgresURL(databaseText, environment: environment))
+            } catch {
+                throw ValidationError("--database: \(error)")
+            }
+        } else {
+            database = .sqlite(path: databaseText ?? SQLitePlanStore.Configuration.databasePath(inDataDirectory: dataDir))
+        }
         host = try value(flags.host, "host", { $0 }) ?? "127.0.0.1"
         port = try value(flags.port, "port", Int.init) ?? 8080
         try check((0...65535).contains(port), "--port must be from 0 to 65535; got \(port)")

@@ -1,14 +1,13 @@
-import BatonCore
 import Foundation
 
 /// JSON text for the string lists and string maps stored in plan columns (`args`, `env`,
-/// `labels`).
+/// `labels`), the same in every store.
 ///
 /// Foundation's `JSONEncoder`/`JSONDecoder` dominated the cost of an enqueue and of reading a
 /// page of plans; these shapes need only string escaping (RFC 8259 §7) one way and
 /// `JSONSerialization` the other.
-enum StringJSON {
-    static func encode(_ strings: [String]) -> String {
+public enum StringJSON {
+    public static func encode(_ strings: [String]) -> String {
         guard !strings.isEmpty else { return "[]" }
         var text = "["
         for (index, string) in strings.enumerated() {
@@ -19,7 +18,7 @@ enum StringJSON {
     }
 
     /// Keys are written sorted, so equal maps are stored as equal text.
-    static func encode(_ map: [String: String]) -> String {
+    public static func encode(_ map: [String: String]) -> String {
         guard !map.isEmpty else { return "{}" }
         var text = "{"
         for (index, key) in map.keys.sorted().enumerated() {
@@ -31,7 +30,7 @@ enum StringJSON {
         return text + "}"
     }
 
-    static func decodeList(_ text: String) throws -> [String] {
+    public static func decodeList(_ text: String) throws -> [String] {
         if text == "[]" { return [] }
         guard let list = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String] else {
             throw StringJSONError(text: text)
@@ -39,7 +38,7 @@ enum StringJSON {
         return list
     }
 
-    static func decodeMap(_ text: String) throws -> [String: String] {
+    public static func decodeMap(_ text: String) throws -> [String: String] {
         if text == "{}" { return [:] }
         guard let map = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: String] else {
             throw StringJSONError(text: text)
@@ -50,7 +49,7 @@ enum StringJSON {
 
 /// A stored column that is not the string list or map it should be: the database was changed
 /// by hand, or is damaged.
-struct StringJSONError: Error, CustomStringConvertible {
-    let text: String
-    var description: String { "a stored list or map of strings is not valid: \(text.prefix(80))" }
+public struct StringJSONError: Error, CustomStringConvertible {
+    public let text: String
+    public var description: String { "a stored list or map of strings is not valid: \(text.prefix(80))" }
 }

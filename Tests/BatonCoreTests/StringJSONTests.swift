@@ -1,8 +1,7 @@
-import Foundation
-import BatonTestSupport
-import Testing
 import BatonCore
-@testable import BatonSQLite
+import BatonTestSupport
+import Foundation
+import Testing
 
 @Suite struct StringJSONTests {
     static let awkward = ["", "plain", "quote \" backslash \\ slash /", "tab\tnewline\ncr\r", "bell\u{7} nul\u{0} unit\u{1F}", "ünï ✓ 🎉", "{\"not\": \"json\"}"]
