@@ -38,7 +38,7 @@ public struct Gate: Sendable {
 
     /// Lets every script waiting at the gate go on.
     public func open() {
-        FileManager.default.createFile(atPath: openPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: openPath, contents: nil)
     }
 
     private func pythonString(_ text: String) -> String {

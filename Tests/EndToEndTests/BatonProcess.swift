@@ -131,7 +131,7 @@ struct ServerProcess: Sendable {
         _ body: (ServerProcess) async throws -> Void
     ) async throws -> TerminationStatus {
         let logPath = dataDir + ".log"
-        FileManager.default.createFile(atPath: logPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         let log = try FileDescriptor.open(FilePath(logPath), .writeOnly, options: [.append])
         let result = try await Subprocess.run(
             .path(FilePath(BatonBinary.path)),
@@ -144,7 +144,7 @@ struct ServerProcess: Sendable {
             let processID = execution.processIdentifier.value
             defer { kill(processID, SIGTERM) }
             var url: String?
-            let listening = try await eventually(within: .seconds(60)) {
+            let listening = await eventually(within: .seconds(60)) {
                 url = Self.listeningAddress(in: (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "")
                 return url != nil
             }

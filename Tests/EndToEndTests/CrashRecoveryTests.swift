@@ -46,7 +46,7 @@ struct CrashRecoveryTests {
         let gate = Gate(directory: directory.root)
         defer { gate.open() }
         try directory.write(script: "crash_plan.py", Self.plan(gate: gate))
-        FileManager.default.createFile(atPath: directory.workspace + "/hold", contents: nil)
+        _ = FileManager.default.createFile(atPath: directory.workspace + "/hold", contents: nil)
         // A short lease, so the second server recovers the killed one's runs soon.
         let arguments = ["--workers", "4", "--lease", "3"]
         var acknowledged: Set<Int64> = []

@@ -58,7 +58,7 @@ struct DeployTests {
                                               output: .string(limit: 1 << 20), error: .string(limit: 1 << 20))
         #expect(result.terminationStatus == .exited(0))
         // Unknown keys and other mistakes are only warnings: none is allowed.
-        #expect((result.standardError ?? "").isEmpty, "\(result.standardError ?? "")")
+        #expect(result.standardError.isEmpty, "\(result.standardError)")
     }
 
     @Test("the container file builds a static binary and runs it as a non-root user with an init and a health check")

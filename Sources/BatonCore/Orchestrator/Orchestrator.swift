@@ -90,23 +90,23 @@ public actor Orchestrator: Service {
     var phase = Phase.idle
     /// The operator's pause: kept across restarts until a resume.
     var paused = false
-    private var shutdownRequested = false
-    private var generation = 0
-    private var startedAt: Date?
+    var shutdownRequested = false
+    var generation = 0
+    var startedAt: Date?
     var lastPollAt: Date?
     var lastError: String?
     var failedCycles = 0
     var pool: WorkerPool?
     /// The current generation's ticker; readable without the actor, so ``wake()`` never waits.
-    private nonisolated let currentTicker = Mutex<PollTicker?>(nil)
-    private var interpreter: PythonInterpreter?
+    nonisolated let currentTicker = Mutex<PollTicker?>(nil)
+    var interpreter: PythonInterpreter?
     var runs: [Int64: Run] = [:]
     var lastCycle: Task<[Int64], any Error>?
     var drainLog: DrainLog?
     private var pendingEnd: GenerationEnd?
     private var endWaiter: CheckedContinuation<GenerationEnd, Never>?
-    private var restartInProgress: Task<RestartReport, any Error>?
-    private var generationWaiters: [CheckedContinuation<Void, Never>] = []
+    var restartInProgress: Task<RestartReport, any Error>?
+    var generationWaiters: [CheckedContinuation<Void, Never>] = []
 
     /// - Parameters:
     ///   - queue: Where plans are claimed and recorded; its signals wake the poll loop.
@@ -286,7 +286,7 @@ public actor Orchestrator: Service {
                 // Back off a little, so a broken database is not hammered; the next tick (at
                 // the latest the next regular one) tries again.
                 let pause = min(.milliseconds(100) * (1 << min(consecutiveFailures, 6)), configuration.pollInterval)
-                try? await Task.sleep(for: pause)
+                try? await clock.sleep(for: pause)
             }
         }
     }
@@ -301,85 +301,9 @@ public actor Orchestrator: Service {
         maintenance?.runSoon(after: delay)
     }
 
-    // MARK: Control
-
-    /// Runs lease recovery and scheduling, then a cycle (which claims unless paused).
-    public func poll() async throws -> PollReport {
-        try await maintenance?.runNow()
-        let claimed = try await runCycle()
-        return PollReport(claimed: claimed, queue: try await queue.store.countsByStatus(), polledAt: lastPollAt ?? now(), state: state)
-    }
-
-    /// Stops claiming; running plans continue. Once it returns, no further plan starts (a cycle
-    /// in flight hands back what it claimed).
-    @discardableResult
-    public func pause() async -> OrchestratorState {
-        paused = true
-        _ = await lastCycle?.result
-        logger.info("orchestrator paused")
-        return state
-    }
-
-    /// Starts claiming again.
-    @discardableResult
-    public func resume() -> OrchestratorState {
-        paused = false
-        wake()
-        logger.info("orchestrator resumed")
-        return state
-    }
-
-    /// Drains or stops the running plans, requeues what is left, and starts the next
-    /// generation (a fresh pool and interpreter). Answers once it runs. A restart asked for while
-    /// one is in progress answers with that one.
-    /// - Throws: ``OrchestratorError`` when the service is not running or is shutting down.
-    public func restart(_ mode: RestartMode) async throws -> RestartReport {
-        if let inProgress = restartInProgress {
-            return try await inProgress.value
-        }
-        guard phase != .idle else { throw OrchestratorError.notRunning }
-        guard !shutdownRequested else { throw OrchestratorError.shuttingDown }
-        let task = Task { try await self.performRestart(mode) }
-        restartInProgress = task
-        defer { restartInProgress = nil }
-        return try await task.value
-    }
-
-    private func performRestart(_ mode: RestartMode) async throws -> RestartReport {
-        logger.info("restart requested", metadata: ["restart.mode": "\(mode)", "generation": "\(generation)"])
-        drainLog = DrainLog()
-        defer { drainLog = nil }
-        let ending = generation
-        requestEnd(.restart(mode))
-        while phase != .idle, !shutdownRequested, generation == ending || phase == .starting || phase.isEnding {
-            await withCheckedContinuation { generationWaiters.append($0) }
-        }
-        guard phase != .idle, !shutdownRequested else { throw OrchestratorError.shuttingDown }
-        if phase == .broken { throw OrchestratorError.generationFailed(lastError ?? "unknown error") }
-        metrics.restarted()
-        let log = drainLog ?? DrainLog()
-        return RestartReport(generation: generation, drained: log.drained.sorted(), requeued: log.requeued.sorted(), python: interpreter)
-    }
-
-    /// The output of a plan running here (run number and bytes of each stream, from the start),
-    /// including what has not reached the store yet; `nil` when it does not run here.
-    public func liveOutput(of planID: Int64) -> (attempt: Int, output: [StandardStream: [UInt8]])? {
-        runs[planID].map { ($0.attempt.attempt, $0.output.snapshot()) }
-    }
-
-    /// A snapshot for operators.
-    public func status() async throws -> OrchestratorStatus {
-        OrchestratorStatus(
-            state: state, generation: generation, startedAt: startedAt, lastPollAt: lastPollAt,
-            nextPollAt: state == .stopped ? nil : currentTicker.withLock { $0 }?.nextTickAt, lastError: lastError, failedCycles: failedCycles,
-            workersTotal: configuration.workers, workersBusy: await pool?.busy ?? 0,
-            runningPlanIDs: await pool?.runningPlanIDs ?? [], queue: try await queue.store.countsByStatus(), python: interpreter
-        )
-    }
-
     // MARK: Generation hand-over
 
-    private func requestEnd(_ end: GenerationEnd) {
+    func requestEnd(_ end: GenerationEnd) {
         if end.isShutdown { shutdownRequested = true }
         if let waiter = endWaiter {
             endWaiter = nil
