@@ -101,10 +101,16 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        // What every test target shares: `eventually`, gates, temporary directories, store helpers.
+        // What every test target shares: `eventually`, gates, temporary directories, store helpers,
+        // test databases on the PostgreSQL server of BATON_TEST_POSTGRES_URL.
         .target(
             name: "BatonTestSupport",
-            dependencies: ["BatonCore", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "BatonCore",
+                "BatonPostgres",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
             path: "Tests/BatonTestSupport"
         ),
         // One suite of store behaviour, run against every store (design §10).
@@ -116,9 +122,9 @@ let package = Package(
                 "BatonPostgres",
                 "BatonTestSupport",
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "PostgresNIO", package: "postgres-nio"),
             ]
         ),
+        .testTarget(name: "BatonPostgresTests", dependencies: ["BatonPostgres"]),
         .testTarget(
             name: "BatonSQLiteTests",
             dependencies: [

@@ -22,6 +22,9 @@ public final class PostgresPlanStore: PlanStore {
         public var maximumConnections = 8
         /// How long one attempt to connect may take.
         public var connectTimeout: Duration = .seconds(10)
+        /// How long opening the store waits for the database (connecting, then migrating)
+        /// before it gives up with ``PlanStoreError/Code/databaseUnavailable``.
+        public var startTimeout: Duration = .seconds(15)
 
         public init(url: PostgresURL) {
             self.url = url
@@ -47,7 +50,9 @@ public final class PostgresPlanStore: PlanStore {
         running = Task { await client.run() }
         do {
             let (from, to) = try await Self.reportingUnavailable(configuration.url) {
-                try await PostgresSchema.migrate(client, logger: logger)
+                try await Self.within(configuration.startTimeout, url: configuration.url) {
+                    try await PostgresSchema.migrate(client, logger: logger)
+                }
             }
             if from != to {
                 logger.info("migrated database schema", metadata: ["db": "\(configuration.url)", "schema.from": "\(from)", "schema.to": "\(to)"])
@@ -238,88 +243,6 @@ public final class PostgresPlanStore: PlanStore {
         try await run { try await $0.all(PostgresQueries.events(of: planID), logger: self.logger, Self.event(from:)) }.compactMap { $0 }
     }
 
-    // MARK: Output and steps
-
-    public func appendOutput(_ bytes: [UInt8], stream: StandardStream, for attempt: AttemptRef) async throws {
-        guard !bytes.isEmpty else { return }
-        let cap = policy.maxOutputBytes
-        try await write { connection in
-            try await self.requireHeld(attempt, on: connection)
-            let totals = PostgresQueries.outputTotals(attempt.planID, attempt: attempt.attempt, stream: stream)
-            let stored = try await connection.first(totals, logger: self.logger) { try $0.int("stored_bytes") } ?? 0
-            let kept = max(0, min(bytes.count, cap - stored))
-            if kept > 0 {
-                try await connection.query(PostgresQueries.insertOutput(bytes.prefix(kept), attempt, stream: stream), logger: self.logger)
-            }
-            try await connection.query(PostgresQueries.addToOutputTotals(attempt, stream: stream, stored: kept, dropped: bytes.count - kept), logger: self.logger)
-        }
-    }
-
-    public func saveOutput(_ bytes: [UInt8], stream: StandardStream, for attempt: AttemptRef) async throws {
-        try await write { connection in
-            try await self.requireHeld(attempt, on: connection)
-            try await connection.query(PostgresQueries.deleteOutput(attempt, stream: stream), logger: self.logger)
-            if !bytes.isEmpty {
-                try await connection.query(PostgresQueries.insertOutput(bytes[...], attempt, stream: stream), logger: self.logger)
-            }
-            // The capture carries its own truncation notice; nothing was dropped by the store.
-            try await connection.query(PostgresQueries.setOutputTotals(attempt, stream: stream, stored: bytes.count), logger: self.logger)
-        }
-    }
-
-    public func output(of planID: Int64, stream: StandardStream, attempt: Int?) async throws -> PlanOutput {
-        try await snapshot { connection in
-            guard let plan = try await connection.first(PostgresQueries.planByID(planID), logger: self.logger, Self.plan(from:)) else {
-                throw PlanStoreError.planNotFound(planID)
-            }
-            let run = attempt ?? plan.attempt
-            let dropped = try await connection.first(PostgresQueries.outputTotals(planID, attempt: run, stream: stream), logger: self.logger) {
-                try $0.int64("dropped_bytes")
-            } ?? 0
-            var bytes: [UInt8] = []
-            for chunk in try await connection.all(PostgresQueries.output(planID, attempt: run, stream: stream), logger: self.logger, { try $0.bytes("data") }) {
-                bytes += chunk
-            }
-            return PlanOutput(bytes: bytes, droppedBytes: dropped)
-        }
-    }
-
-    public func saveSteps(_ steps: [PlanStep], for attempt: AttemptRef) async throws {
-        try await write { connection in
-            try await self.requireHeld(attempt, on: connection)
-            try await connection.query(PostgresQueries.deleteSteps(attempt), logger: self.logger)
-            for (position, step) in steps.enumerated() {
-                try await connection.query(PostgresQueries.insertStep(step, position: position, attempt), logger: self.logger)
-            }
-        }
-    }
-
-    public func steps(of planID: Int64) async throws -> [PlanStep] {
-        try await snapshot { connection in
-            guard let plan = try await connection.first(PostgresQueries.planByID(planID), logger: self.logger, Self.plan(from:)) else {
-                throw PlanStoreError.planNotFound(planID)
-            }
-            return try await connection.all(PostgresQueries.steps(planID, attempt: plan.attempt), logger: self.logger, Self.step(from:))
-        }
-    }
-
-    // MARK: Retention
-
-    public func prune(finishedBefore cutoff: Date) async throws -> Int {
-        var total = 0
-        // Small transactions, so no lock is held for long by a large clean-up.
-        while true {
-            let query = PostgresQueries.pruneChunk(before: cutoff.millisecondsSince1970, limit: 500)
-            let deleted = try await run { try await $0.all(query, logger: self.logger) { _ in () }.count }
-            total += deleted
-            if deleted == 0 { break }
-        }
-        if total > 0 {
-            logger.info("pruned finished plans", metadata: ["prune.count": "\(total)", "prune.cutoff": "\(cutoff)"])
-        }
-        return total
-    }
-
     // MARK: Helpers
 
     /// Runs `body` in a transaction, unwrapping postgres-nio's transaction error into what the
@@ -342,7 +265,7 @@ public final class PostgresPlanStore: PlanStore {
     }
 
     /// Runs `body`'s reads in one repeatable-read transaction, so they see one moment.
-    private func snapshot<T: Sendable>(_ body: @Sendable @escaping (PostgresConnection) async throws -> T) async throws -> T {
+    func snapshot<T: Sendable>(_ body: @Sendable @escaping (PostgresConnection) async throws -> T) async throws -> T {
         try await write { connection in
             try await connection.query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY", logger: self.logger)
             return try await body(connection)
@@ -366,6 +289,25 @@ public final class PostgresPlanStore: PlanStore {
         }
     }
 
+    /// `operation`'s answer, or ``PlanStoreError/Code/databaseUnavailable`` once `timeout` has
+    /// passed: the connection pool would otherwise go on trying to connect for a minute or more.
+    private static func within<T: Sendable>(_ timeout: Duration, url: PostgresURL,
+                                            _ operation: @Sendable @escaping () async throws -> T) async throws -> T {
+        try await withThrowingTaskGroup(of: T?.self) { group in
+            group.addTask { try await operation() }
+            group.addTask {
+                try await Task.sleep(for: timeout)
+                return nil
+            }
+            defer { group.cancelAll() }
+            guard let answer = try await group.next(), let value = answer else {
+                throw PlanStoreError(.databaseUnavailable,
+                                     "the PostgreSQL server at \(url) did not answer within \(timeout); check that it runs and that the URL is right")
+            }
+            return value
+        }
+    }
+
     /// The plan as it is now, locked until the transaction ends.
     private func current(_ id: Int64, on connection: PostgresConnection) async throws -> Plan {
         guard let plan = try await connection.first(PostgresQueries.planForUpdate(id), logger: logger, Self.plan(from:)) else {
@@ -384,7 +326,7 @@ public final class PostgresPlanStore: PlanStore {
         return stored
     }
 
-    private func requireHeld(_ attempt: AttemptRef, on connection: PostgresConnection) async throws {
+    func requireHeld(_ attempt: AttemptRef, on connection: PostgresConnection) async throws {
         guard try await connection.first(PostgresQueries.holdsPlan(attempt), logger: logger, { _ in true }) != nil else {
             throw try await notHeldError(attempt, on: connection)
         }

@@ -30,7 +30,7 @@ public struct PostgresURL: Sendable, CustomStringConvertible {
     /// Parses `text`; the error says which part is wrong, without echoing the password.
     public init(_ text: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws(PostgresURLError) {
         guard Self.isPostgres(text), let components = URLComponents(string: text) else {
-            throw PostgresURLError("expected postgres://user:password@host:port/database")
+            throw PostgresURLError.notAPostgresURL
         }
         let query = Dictionary((components.queryItems ?? []).map { ($0.name, $0.value ?? "") }, uniquingKeysWith: { $1 })
         guard let username = components.user?.removingPercentEncoding, !username.isEmpty else {
@@ -101,4 +101,7 @@ public struct PostgresURL: Sendable, CustomStringConvertible {
 public struct PostgresURLError: Error, CustomStringConvertible {
     public let description: String
     init(_ reason: String) { description = "invalid PostgreSQL URL: \(reason)" }
+
+    /// Text that is not a PostgreSQL URL at all. It is not echoed: it may hold a password.
+    public static let notAPostgresURL = PostgresURLError("expected postgres://user:password@host:port/database")
 }

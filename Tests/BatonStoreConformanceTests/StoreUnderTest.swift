@@ -24,7 +24,7 @@ struct StoreKind: Sendable, CustomTestStringConvertible {
 
     /// The kinds this run tests.
     static let all: [StoreKind] = {
-        guard let server = ProcessInfo.processInfo.environment["BATON_TEST_POSTGRES_URL"] else {
+        guard let server = TestPostgres.serverURL else {
             print("note: BATON_TEST_POSTGRES_URL is not set; the store suite runs against SQLite only")
             return [.sqlite]
         }
