@@ -22,8 +22,8 @@ public final class PostgresPlanStore: PlanStore {
         public var maximumConnections = 8
         /// How long one attempt to connect may take.
         public var connectTimeout: Duration = .seconds(10)
-        /// How long opening the store waits for the database (connecting, then migrating)
-        /// before it gives up with ``PlanStoreError/Code/databaseUnavailable``.
+        /// How long opening the store waits to connect to the database before it gives up with
+        /// ``PlanStoreError/Code/databaseUnavailable``.
         public var startTimeout: Duration = .seconds(15)
 
         public init(url: PostgresURL) {
@@ -51,8 +51,10 @@ public final class PostgresPlanStore: PlanStore {
         do {
             let (from, to) = try await Self.reportingUnavailable(configuration.url) {
                 try await Self.within(configuration.startTimeout, url: configuration.url) {
-                    try await PostgresSchema.migrate(client, logger: logger)
+                    try await client.withConnection { _ in }
                 }
+                // Connected: the migration may wait for another node's, however long it takes.
+                return try await PostgresSchema.migrate(client, logger: logger)
             }
             if from != to {
                 logger.info("migrated database schema", metadata: ["db": "\(configuration.url)", "schema.from": "\(from)", "schema.to": "\(to)"])
@@ -76,41 +78,58 @@ public final class PostgresPlanStore: PlanStore {
     // MARK: Enqueue
 
     public func enqueue(_ spec: PlanSpec, now: Date) async throws -> EnqueueResult {
-        let policy = policy
         try QueueRules.validate(spec, policy: policy)
-        return try await write { connection in
-            try await self.insert(spec, policy: policy, now: now, on: connection)
+        let (plan, event) = QueueRules.enqueuing(spec, policy: policy, now: now)
+        return try await run { connection in
+            if let id = try await connection.first(PostgresQueries.insertPlan(plan, event: event), logger: self.logger, { try $0.int64("id") }) {
+                var stored = plan
+                stored.id = id
+                return EnqueueResult(plan: stored, created: true)
+            }
+            return EnqueueResult(plan: try await self.holder(of: spec.idempotencyKey, on: connection), created: false)
         }
     }
 
+    /// One transaction of a few statements however large the batch: ids reserved in order, the
+    /// plans inserted together, then their events; plans whose idempotency key was taken
+    /// (before, or earlier in the same batch) answer with the plan holding it.
     public func enqueueBatch(_ specs: [PlanSpec], now: Date) async throws -> [EnqueueResult] {
         let policy = policy
         try QueueRules.validateBatch(specs, policy: policy)
+        guard !specs.isEmpty else { return [] }
+        let drafts = specs.map { QueueRules.enqueuing($0, policy: policy, now: now) }
         return try await write { connection in
-            var results: [EnqueueResult] = []
-            results.reserveCapacity(specs.count)
-            for spec in specs {
-                results.append(try await self.insert(spec, policy: policy, now: now, on: connection))
+            let ids = try await connection.all(PostgresQueries.reservePlanIDs(specs.count), logger: self.logger) { try $0.int64("id") }
+            var plans = drafts.map(\.plan)
+            for index in plans.indices { plans[index].id = ids[index] }
+            let inserted = Set(try await connection.all(PostgresQueries.insertPlans(plans), logger: self.logger) { try $0.int64("id") })
+            let events = zip(plans, drafts).filter { inserted.contains($0.0.id) }.map { plan, draft in draft.event.forPlan(plan.id) }
+            if !events.isEmpty { try await connection.query(PostgresQueries.insertEvents(events), logger: self.logger) }
+            let taken = plans.filter { !inserted.contains($0.id) }.compactMap(\.idempotencyKey)
+            var holders: [String: Plan] = [:]
+            if !taken.isEmpty {
+                for plan in try await connection.all(PostgresQueries.plansByIdempotencyKeys(taken), logger: self.logger, Self.plan(from:)) {
+                    if let key = plan.idempotencyKey { holders[key] = plan }
+                }
             }
-            return results
+            return try plans.map { plan in
+                if inserted.contains(plan.id) { return EnqueueResult(plan: plan, created: true) }
+                guard let key = plan.idempotencyKey, let holder = holders[key] else { throw Self.noHolder }
+                return EnqueueResult(plan: holder, created: false)
+            }
         }
     }
 
-    private func insert(_ spec: PlanSpec, policy: QueuePolicy, now: Date, on connection: PostgresConnection) async throws -> EnqueueResult {
-        var (plan, event) = QueueRules.enqueuing(spec, policy: policy, now: now)
-        if let id = try await connection.first(PostgresQueries.insertPlan(plan), logger: logger, { try $0.int64("id") }) {
-            plan.id = id
-            try await connection.query(PostgresQueries.insertEvent(event.forPlan(id)), logger: logger)
-            return EnqueueResult(plan: plan, created: true)
+    /// The plan holding an idempotency key that an insert found taken.
+    private func holder(of key: String?, on connection: PostgresConnection) async throws -> Plan {
+        guard let key, let plan = try await connection.first(PostgresQueries.planByIdempotencyKey(key), logger: logger, Self.plan(from:)) else {
+            throw Self.noHolder
         }
-        // The idempotency key is taken: the plan holding it is the answer.
-        guard let key = spec.idempotencyKey,
-              let existing = try await connection.first(PostgresQueries.planByIdempotencyKey(key), logger: logger, Self.plan(from:))
-        else {
-            throw PostgresDataError("an enqueue conflicted on its idempotency key, yet no plan holds the key (pruned meanwhile?); enqueue again")
-        }
-        return EnqueueResult(plan: existing, created: false)
+        return plan
     }
+
+    private static let noHolder = PostgresDataError(
+        "an enqueue conflicted on its idempotency key, yet no plan holds the key (pruned meanwhile?); enqueue again")
 
     // MARK: Claim and run
 
@@ -121,8 +140,8 @@ public final class PostgresPlanStore: PlanStore {
         return try await write { connection in
             let claimed = try await connection.all(query, logger: self.logger, Self.plan(from:))
                 .sorted { ($0.priority, $0.id) < ($1.priority, $1.id) }
-            for plan in claimed {
-                try await connection.query(PostgresQueries.insertEvent(QueueRules.claimed(plan, owner: owner, now: now)), logger: self.logger)
+            if !claimed.isEmpty {
+                try await connection.query(PostgresQueries.insertEvents(claimed.map { QueueRules.claimed($0, owner: owner, now: now) }), logger: self.logger)
             }
             return claimed
         }
@@ -194,8 +213,9 @@ public final class PostgresPlanStore: PlanStore {
     public func promoteDueScheduled(now: Date) async throws -> [Plan] {
         try await write { connection in
             let due = try await connection.all(PostgresQueries.promoteDue(now: now.millisecondsSince1970), logger: self.logger, Self.plan(from:))
-            for plan in due {
-                try await connection.query(PostgresQueries.insertEvent(QueueRules.promoted(planID: plan.id, attempt: plan.attempt, now: now)), logger: self.logger)
+            if !due.isEmpty {
+                try await connection.query(PostgresQueries.insertEvents(due.map { QueueRules.promoted(planID: $0.id, attempt: $0.attempt, now: now) }),
+                                           logger: self.logger)
             }
             return due.sorted { $0.id < $1.id }
         }

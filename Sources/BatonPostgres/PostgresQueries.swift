@@ -28,20 +28,62 @@ enum PostgresQueries {
         "SELECT \(unescaped: columns) FROM plans WHERE idempotency_key = \(key)"
     }
 
-    /// Inserts a new plan, or nothing when its idempotency key is taken (the caller then reads
-    /// the plan that holds it).
-    static func insertPlan(_ plan: Plan) -> PostgresQuery {
+    /// Inserts a new plan and its `enqueued` event in one statement (atomic without a
+    /// transaction of its own), or nothing when its idempotency key is taken (the caller then
+    /// reads the plan that holds it). Returns the new plan's id.
+    static func insertPlan(_ plan: Plan, event: PlanEvent.Draft) -> PostgresQuery {
         """
-        INSERT INTO plans (name, entry_kind, entry, args, input, priority, timeout_seconds, max_attempts,
+        WITH inserted AS (
+            INSERT INTO plans (name, entry_kind, entry, args, input, priority, timeout_seconds, max_attempts,
+                               env, labels, idempotency_key, run_after, status, enqueued_at, triggered_by)
+            VALUES (\(plan.name), \(plan.entryPoint.kind), \(plan.entryPoint.value), \(StringJSON.encode(plan.args)),
+                    \(plan.input.text), \(plan.priority), \(plan.timeoutSeconds), \(plan.maxAttempts),
+                    \(StringJSON.encode(plan.env)), \(StringJSON.encode(plan.labels))::jsonb, \(plan.idempotencyKey),
+                    \(plan.runAfter?.millisecondsSince1970), \(plan.status.rawValue), \(plan.enqueuedAt.millisecondsSince1970),
+                    \(plan.triggeredBy))
+            ON CONFLICT (idempotency_key) DO NOTHING
+            RETURNING id
+        )
+        INSERT INTO plan_events (plan_id, at, kind, attempt, actor, from_status, to_status, detail)
+        SELECT id, \(event.at.millisecondsSince1970), \(event.kind.rawValue), \(event.attempt), \(event.actor),
+               \(event.fromStatus?.rawValue), \(event.toStatus?.rawValue), \(event.detail)
+        FROM inserted
+        RETURNING plan_id AS id
+        """
+    }
+
+    /// `count` new plan ids, ascending, so a batch keeps its order in the queue.
+    static func reservePlanIDs(_ count: Int) -> PostgresQuery {
+        "SELECT nextval(pg_get_serial_sequence('plans', 'id')) AS id FROM generate_series(1, \(count)) ORDER BY 1"
+    }
+
+    /// Inserts many plans (ids already reserved) in one statement, skipping those whose
+    /// idempotency key is taken; returns the ids inserted. Arrays carry no NULLs, so an absent
+    /// key is `''` (keys are never empty) and an absent `run_after` is `Int64.min`.
+    static func insertPlans(_ plans: [Plan]) -> PostgresQuery {
+        """
+        INSERT INTO plans (id, name, entry_kind, entry, args, input, priority, timeout_seconds, max_attempts,
                            env, labels, idempotency_key, run_after, status, enqueued_at, triggered_by)
-        VALUES (\(plan.name), \(plan.entryPoint.kind), \(plan.entryPoint.value), \(StringJSON.encode(plan.args)),
-                \(plan.input.text), \(plan.priority), \(plan.timeoutSeconds), \(plan.maxAttempts),
-                \(StringJSON.encode(plan.env)), \(StringJSON.encode(plan.labels))::jsonb, \(plan.idempotencyKey),
-                \(plan.runAfter?.millisecondsSince1970), \(plan.status.rawValue), \(plan.enqueuedAt.millisecondsSince1970),
-                \(plan.triggeredBy))
+        OVERRIDING SYSTEM VALUE
+        SELECT id, name, entry_kind, entry, args, input, priority, timeout_seconds, max_attempts,
+               env, labels::jsonb, NULLIF(idempotency_key, ''), NULLIF(run_after, \(Int64.min)), status, enqueued_at, triggered_by
+        FROM unnest(
+            \(plans.map(\.id))::bigint[], \(plans.map(\.name))::text[], \(plans.map(\.entryPoint.kind))::text[],
+            \(plans.map(\.entryPoint.value))::text[], \(plans.map { StringJSON.encode($0.args) })::text[], \(plans.map(\.input.text))::text[],
+            \(plans.map { Int64($0.priority) })::bigint[], \(plans.map { Int64($0.timeoutSeconds) })::bigint[],
+            \(plans.map { Int64($0.maxAttempts) })::bigint[], \(plans.map { StringJSON.encode($0.env) })::text[],
+            \(plans.map { StringJSON.encode($0.labels) })::text[], \(plans.map { $0.idempotencyKey ?? "" })::text[],
+            \(plans.map { $0.runAfter?.millisecondsSince1970 ?? Int64.min })::bigint[], \(plans.map(\.status.rawValue))::text[],
+            \(plans.map(\.enqueuedAt.millisecondsSince1970))::bigint[], \(plans.map(\.triggeredBy))::text[]
+        ) AS p (id, name, entry_kind, entry, args, input, priority, timeout_seconds, max_attempts,
+                env, labels, idempotency_key, run_after, status, enqueued_at, triggered_by)
         ON CONFLICT (idempotency_key) DO NOTHING
         RETURNING id
         """
+    }
+
+    static func plansByIdempotencyKeys(_ keys: [String]) -> PostgresQuery {
+        "SELECT \(unescaped: columns) FROM plans WHERE idempotency_key = ANY(\(keys)::text[])"
     }
 
     static func insertEvent(_ event: PlanEvent.Draft) -> PostgresQuery {
@@ -49,6 +91,22 @@ enum PostgresQueries {
         INSERT INTO plan_events (plan_id, at, kind, attempt, actor, from_status, to_status, detail)
         VALUES (\(event.planID), \(event.at.millisecondsSince1970), \(event.kind.rawValue), \(event.attempt), \(event.actor),
                 \(event.fromStatus?.rawValue), \(event.toStatus?.rawValue), \(event.detail))
+        """
+    }
+
+    /// Appends many events in one statement. Statuses are never empty, so `''` stands for none;
+    /// a detail may be, so a flag says whether there is one.
+    static func insertEvents(_ events: [PlanEvent.Draft]) -> PostgresQuery {
+        """
+        INSERT INTO plan_events (plan_id, at, kind, attempt, actor, from_status, to_status, detail)
+        SELECT plan_id, at, kind, attempt, actor, NULLIF(from_status, ''), NULLIF(to_status, ''),
+               CASE WHEN has_detail THEN detail END
+        FROM unnest(
+            \(events.map(\.planID))::bigint[], \(events.map(\.at.millisecondsSince1970))::bigint[], \(events.map(\.kind.rawValue))::text[],
+            \(events.map { Int64($0.attempt) })::bigint[], \(events.map(\.actor))::text[],
+            \(events.map { $0.fromStatus?.rawValue ?? "" })::text[], \(events.map { $0.toStatus?.rawValue ?? "" })::text[],
+            \(events.map { $0.detail ?? "" })::text[], \(events.map { $0.detail != nil })::boolean[]
+        ) AS e (plan_id, at, kind, attempt, actor, from_status, to_status, detail, has_detail)
         """
     }
 
