@@ -65,6 +65,7 @@ let package = Package(
                 "BatonCore",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         .target(
@@ -124,7 +125,16 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .testTarget(name: "BatonPostgresTests", dependencies: ["BatonPostgres"]),
+        .testTarget(
+            name: "BatonPostgresTests",
+            dependencies: [
+                "BatonCore",
+                "BatonPostgres",
+                "BatonTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         .testTarget(
             name: "BatonSQLiteTests",
             dependencies: [

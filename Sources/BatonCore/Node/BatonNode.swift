@@ -28,12 +28,15 @@ public struct BatonNode: Sendable {
     public var bus: EventBus { queue.bus }
 
     /// - Parameters:
+    ///   - notifier: Carries queue signals to orchestrators: within this process by default; a
+    ///     shared store's notifier reaches every node (it runs as a service when it is one).
     ///   - clock: Times polls, heartbeats and upkeep; tests pass one they drive.
     ///   - now: Wall-clock time for the store.
     ///   - logger: Makes the logger of each part from its label (`baton.orchestrator`).
     ///   - prepareRunner: Makes the runner of each orchestrator generation.
     public init(
         store: any PlanStore,
+        notifier: any QueueNotifier = LocalQueueNotifier(),
         configuration: Configuration = .init(),
         metrics: BatonMetrics = .none,
         clock: any Clock<Duration> = ContinuousClock(),
@@ -43,7 +46,7 @@ public struct BatonNode: Sendable {
     ) {
         self.store = store
         makeLogger = logger
-        queue = PlanQueue(store: store, bus: EventBus(), notifier: LocalQueueNotifier(), metrics: metrics, logger: logger("baton.queue"))
+        queue = PlanQueue(store: store, bus: EventBus(), notifier: notifier, metrics: metrics, logger: logger("baton.queue"))
         var upkeep = MaintenanceService.Configuration()
         upkeep.interval = configuration.maintenanceInterval ?? configuration.orchestrator.pollInterval
         upkeep.jitter = configuration.orchestrator.pollJitter
@@ -56,7 +59,8 @@ public struct BatonNode: Sendable {
     /// down in reverse: the server stops taking requests, the orchestrator hands its runs back,
     /// and the store closes last, after every write shutdown causes.
     public func services(then others: [any Service] = []) -> [any Service] {
-        [PlanStoreService(store: store, logger: makeLogger("baton.store")), maintenance, orchestrator] + others
+        let notifier = (queue.notifier as? any Service).map { [$0] } ?? []
+        return [PlanStoreService(store: store, logger: makeLogger("baton.store"))] + notifier + [maintenance, orchestrator] + others
     }
 
     /// A `ServiceGroup` of ``services(then:)``.

@@ -108,7 +108,9 @@ struct Serve: AsyncParsableCommand {
         node.orchestrator.leaseDuration = .seconds(settings.lease)
         node.orchestrator.liveOutputLimit = settings.maxOutputBytes
         let metrics = ServerMetrics()
-        let baton = BatonNode(store: store, configuration: node, metrics: metrics.metrics) {
+        // A shared database tells every node at once what changed; SQLite's node is alone.
+        let notifier: any QueueNotifier = (store as? PostgresPlanStore).map { PostgresQueueNotifier(store: $0) } ?? LocalQueueNotifier()
+        let baton = BatonNode(store: store, notifier: notifier, configuration: node, metrics: metrics.metrics) {
             let interpreter = try await PythonInterpreter.resolve(requested: python)
             var runner = PythonRunner.Configuration(interpreter: interpreter, workspaceRoot: workspace, helperDirectory: helper)
             runner.maxOutputBytes = maxOutput
