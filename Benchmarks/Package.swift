@@ -12,16 +12,24 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-system", from: "1.5.0"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.30.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
         .executableTarget(
             name: "StoreBenchmark",
-            dependencies: [.product(name: "BatonCore", package: "baton"), .product(name: "BatonSQLite", package: "baton")]
+            dependencies: [
+                "BenchmarkSupport",
+                .product(name: "BatonCore", package: "baton"),
+                .product(name: "BatonSQLite", package: "baton"),
+                .product(name: "BatonPostgres", package: "baton"),
+            ]
         ),
         .target(
             name: "BenchmarkSupport",
             dependencies: [
                 .product(name: "BatonCore", package: "baton"),
+                .product(name: "BatonPostgres", package: "baton"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Subprocess", package: "swift-subprocess"),
                 .product(name: "SystemPackage", package: "swift-system"),
             ]
