@@ -173,6 +173,7 @@ let package = Package(
                 "BatonTestSupport",
                 "BatonCore",
                 "BatonSQLite",
+                "BatonPostgres",
                 .product(name: "Subprocess", package: "swift-subprocess"),
             ]
         ),

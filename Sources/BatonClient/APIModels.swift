@@ -74,7 +74,8 @@ public struct PlanPage: Decodable, Sendable {
     public let nextCursor: Int64?
 }
 
-/// `GET /orchestrator`: the orchestrator's state (design §6).
+/// `GET /orchestrator`: the serving node's orchestrator (design §6); pause and resume answer
+/// with it too, plus what each node did.
 public struct OrchestratorState: Decodable, Sendable {
     /// The worker pool.
     public struct Workers: Decodable, Sendable {
@@ -94,6 +95,8 @@ public struct OrchestratorState: Decodable, Sendable {
         public let version: String
     }
 
+    /// The serving node's name.
+    public let node: String?
     /// `running`, `paused`, `draining`, `restarting` or `stopped`.
     public let state: String
     /// 1 at start, one more at each restart.
@@ -112,6 +115,8 @@ public struct OrchestratorState: Decodable, Sendable {
     public let queue: [String: Int]
     /// The interpreter, once checked.
     public let python: Python?
+    /// After pause and resume: what each node reached did.
+    public let nodes: [NodeAnswer]?
 }
 
 /// `POST /orchestrator/poll`.
@@ -122,20 +127,25 @@ public struct PollReport: Decodable, Sendable {
     public let queue: [String: Int]
     /// When the poll ran.
     public let polledAt: String
-    /// The orchestrator's state; `paused` claims nothing.
+    /// The serving node's orchestrator state; `paused` claims nothing.
     public let state: String
+    /// What each node reached did.
+    public let nodes: [NodeAnswer]?
 }
 
-/// `POST /orchestrator/restart`: the new generation and what happened to the running plans.
+/// `POST /orchestrator/restart`: the serving node's new generation and what happened to its
+/// running plans (absent when it was not among the nodes restarted), and every node's answer.
 public struct RestartReport: Decodable, Sendable {
     /// The new generation.
-    public let generation: Int
+    public let generation: Int?
     /// Plans that finished while draining.
-    public let drained: [Int64]
+    public let drained: [Int64]?
     /// Plans handed back to the queue.
-    public let requeued: [Int64]
+    public let requeued: [Int64]?
     /// The interpreter the new generation checked.
     public let python: OrchestratorState.Python?
+    /// What each node restarted did.
+    public let nodes: [NodeAnswer]?
 }
 
 /// A token as `GET /tokens` lists it; never its secret.

@@ -133,26 +133,53 @@ public struct BatonClient: Sendable {
         try await send(.GET, "orchestrator")
     }
 
-    /// `POST /orchestrator/poll`: poll the queue now.
-    public func poll() async throws -> Reply<PollReport> {
-        try await send(.POST, "orchestrator/poll")
+    /// `POST /orchestrator/poll`: poll the queue now, on every node or the one named.
+    public func poll(node: String? = nil) async throws -> Reply<PollReport> {
+        try await send(.POST, "orchestrator/poll", body: Self.controlBody(node: node))
     }
 
-    /// `POST /orchestrator/pause`: stop claiming plans; running plans go on.
-    public func pause() async throws -> Reply<OrchestratorState> {
-        try await send(.POST, "orchestrator/pause")
+    /// `POST /orchestrator/pause`: stop claiming plans, on every node or the one named; running
+    /// plans go on.
+    public func pause(node: String? = nil) async throws -> Reply<OrchestratorState> {
+        try await send(.POST, "orchestrator/pause", body: Self.controlBody(node: node))
     }
 
-    /// `POST /orchestrator/resume`.
-    public func resume() async throws -> Reply<OrchestratorState> {
-        try await send(.POST, "orchestrator/resume")
+    /// `POST /orchestrator/resume`, on every node or the one named.
+    public func resume(node: String? = nil) async throws -> Reply<OrchestratorState> {
+        try await send(.POST, "orchestrator/resume", body: Self.controlBody(node: node))
     }
 
-    /// `POST /orchestrator/restart`; answers once the new generation runs, so the call may take
-    /// as long as the drain.
-    public func restart(immediate: Bool, drainTimeoutSeconds: Int) async throws -> Reply<RestartReport> {
-        let body = #"{"mode": "\#(immediate ? "immediate" : "graceful")", "drain_timeout_seconds": \#(drainTimeoutSeconds)}"#
-        return try await send(.POST, "orchestrator/restart", body: Data(body.utf8), extraTime: .seconds(Int64(drainTimeoutSeconds) + 30))
+    /// `POST /orchestrator/restart` of the serving node, or of `node` (`*` for all); answers once
+    /// the new generations run, so the call may take as long as the drain.
+    public func restart(immediate: Bool, drainTimeoutSeconds: Int, node: String? = nil) async throws -> Reply<RestartReport> {
+        var fields: [String: Any] = ["mode": immediate ? "immediate" : "graceful", "drain_timeout_seconds": drainTimeoutSeconds]
+        if let node { fields["node"] = node }
+        let body = try JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys])
+        return try await send(.POST, "orchestrator/restart", body: body, extraTime: .seconds(Int64(drainTimeoutSeconds) + 30))
+    }
+
+    private static func controlBody(node: String?) -> Data? {
+        node.flatMap { try? JSONSerialization.data(withJSONObject: ["node": $0]) }
+    }
+
+    // MARK: Cluster
+
+    /// `GET /nodes`: every node sharing the queue.
+    public func nodes() async throws -> Reply<NodeList> {
+        try await send(.GET, "nodes")
+    }
+
+    /// `GET /audit`: a page of the audit log, newest first.
+    public func audit(limit: Int? = nil, cursor: Int64? = nil) async throws -> Reply<AuditLogPage> {
+        var query: [URLQueryItem] = []
+        if let limit { query.append(URLQueryItem(name: "limit", value: String(limit))) }
+        if let cursor { query.append(URLQueryItem(name: "cursor", value: String(cursor))) }
+        return try await send(.GET, "audit", query: query)
+    }
+
+    /// `POST /prune`: delete plans that ended more than `olderThanSeconds` ago.
+    public func prune(olderThanSeconds: Int) async throws -> Reply<PruneReport> {
+        try await send(.POST, "prune", body: Data(#"{"older_than_seconds": \#(olderThanSeconds)}"#.utf8))
     }
 
     // MARK: Tokens

@@ -73,11 +73,12 @@ public final class PostgresQueueNotifier: QueueNotifier, Service {
         }
     }
 
-    /// `<sender> available`, or `<sender> cancel <plan id> <actor>`.
+    /// `<sender> available`, `<sender> control`, or `<sender> cancel <plan id> <actor>`.
     static func payload(of signal: QueueSignal, from sender: String) -> String {
         switch signal {
         case .plansAvailable: "\(sender) available"
         case .cancelRequested(let planID, let actor): "\(sender) cancel \(planID) \(actor)"
+        case .controlIssued: "\(sender) control"
         }
     }
 
@@ -88,6 +89,8 @@ public final class PostgresQueueNotifier: QueueNotifier, Service {
         switch parts[1] {
         case "available":
             return .plansAvailable
+        case "control":
+            return .controlIssued
         case "cancel" where parts.count == 4:
             return Int64(parts[2]).map { .cancelRequested(planID: $0, actor: parts[3]) }
         default:

@@ -138,6 +138,63 @@ enum PostgresSchema {
             // A name is reused only once its earlier token is revoked.
             "CREATE UNIQUE INDEX tokens_live_name ON tokens (name) WHERE revoked_at IS NULL",
         ]),
+        Migration(version: 2, summary: "cluster: nodes, the leader lease, control commands, audit log", sql: [
+            """
+            CREATE TABLE nodes (
+                name          text    PRIMARY KEY,
+                instance      text    NOT NULL,
+                state         text    NOT NULL CHECK (state IN ('running', 'paused', 'draining', 'restarting', 'stopped', 'lost')),
+                generation    integer NOT NULL,
+                workers_total integer NOT NULL,
+                workers_busy  integer NOT NULL,
+                version       text    NOT NULL,
+                started_at    bigint  NOT NULL,
+                last_seen_at  bigint  NOT NULL,
+                lease_ms      bigint  NOT NULL
+            )
+            """,
+            // One row while some node leads: maintenance runs on that node alone.
+            """
+            CREATE TABLE leadership (
+                role       text   PRIMARY KEY,
+                node       text   NOT NULL,
+                elected_at bigint NOT NULL,
+                expires_at bigint NOT NULL
+            )
+            """,
+            """
+            CREATE TABLE control_commands (
+                id               bigint  GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                action           text    NOT NULL CHECK (action IN ('poll', 'pause', 'resume', 'restart')),
+                immediate        boolean NOT NULL DEFAULT false,
+                drain_timeout_ms bigint,
+                target           text    NOT NULL,
+                origin           text    NOT NULL,
+                issued_by        text    NOT NULL,
+                issued_at        bigint  NOT NULL
+            )
+            """,
+            """
+            CREATE TABLE control_answers (
+                command_id  bigint NOT NULL REFERENCES control_commands (id) ON DELETE CASCADE,
+                node        text   NOT NULL,
+                answered_at bigint NOT NULL,
+                answer      text   NOT NULL,
+                PRIMARY KEY (command_id, node)
+            )
+            """,
+            """
+            CREATE TABLE audit_log (
+                id      bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                at      bigint NOT NULL,
+                actor   text   NOT NULL,
+                action  text   NOT NULL,
+                target  text   NOT NULL,
+                outcome text   NOT NULL
+            )
+            """,
+            "CREATE INDEX audit_log_by_time ON audit_log (at)",
+        ]),
     ]
 
     /// The version a fully migrated database has.

@@ -129,6 +129,57 @@ enum PlanSchema {
             -- A name is reused only once its earlier token is revoked.
             CREATE UNIQUE INDEX tokens_live_name ON tokens (name) WHERE revoked_at IS NULL;
             """),
+        Migration(version: 3, summary: "cluster: nodes, the leader lease, control commands, audit log", sql: """
+            CREATE TABLE nodes (
+                name          TEXT    PRIMARY KEY,
+                instance      TEXT    NOT NULL,
+                state         TEXT    NOT NULL CHECK (state IN ('running', 'paused', 'draining', 'restarting', 'stopped', 'lost')),
+                generation    INTEGER NOT NULL,
+                workers_total INTEGER NOT NULL,
+                workers_busy  INTEGER NOT NULL,
+                version       TEXT    NOT NULL,
+                started_at    INTEGER NOT NULL,
+                last_seen_at  INTEGER NOT NULL,
+                lease_ms      INTEGER NOT NULL
+            ) WITHOUT ROWID;
+
+            -- One row while some node leads: maintenance runs on that node alone.
+            CREATE TABLE leadership (
+                role       TEXT    PRIMARY KEY,
+                node       TEXT    NOT NULL,
+                elected_at INTEGER NOT NULL,
+                expires_at INTEGER NOT NULL
+            ) WITHOUT ROWID;
+
+            CREATE TABLE control_commands (
+                id               INTEGER PRIMARY KEY AUTOINCREMENT,
+                action           TEXT    NOT NULL CHECK (action IN ('poll', 'pause', 'resume', 'restart')),
+                immediate        INTEGER NOT NULL DEFAULT 0,
+                drain_timeout_ms INTEGER,
+                target           TEXT    NOT NULL,
+                origin           TEXT    NOT NULL,
+                issued_by        TEXT    NOT NULL,
+                issued_at        INTEGER NOT NULL
+            );
+
+            CREATE TABLE control_answers (
+                command_id  INTEGER NOT NULL REFERENCES control_commands (id) ON DELETE CASCADE,
+                node        TEXT    NOT NULL,
+                answered_at INTEGER NOT NULL,
+                answer      TEXT    NOT NULL,
+                PRIMARY KEY (command_id, node)
+            ) WITHOUT ROWID;
+
+            CREATE TABLE audit_log (
+                id      INTEGER PRIMARY KEY AUTOINCREMENT,
+                at      INTEGER NOT NULL,
+                actor   TEXT    NOT NULL,
+                action  TEXT    NOT NULL,
+                target  TEXT    NOT NULL,
+                outcome TEXT    NOT NULL
+            );
+            CREATE INDEX audit_log_by_time ON audit_log (at);
+            """),
     ]
 
     /// The version a fully migrated database has.

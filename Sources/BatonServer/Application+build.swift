@@ -9,15 +9,15 @@ import Logging
 ///
 /// Routes are grouped by the role they need, so who may call what reads in one place:
 /// health and the Prometheus `/metrics` need no token; reading needs `viewer`; enqueueing, cancelling and polling need
-/// `producer`; pausing, resuming, restarting and tokens need `admin`.
+/// `producer`; pausing, resuming, restarting, tokens, the audit log and pruning need `admin`.
 public func buildApplication(
     configuration: ServerConfiguration,
     node: BatonNode,
-    tokens: any TokenStore,
     metrics: ServerMetrics,
     logger: Logger = Logger(label: "baton.http"),
     onListening: @escaping @Sendable (_ port: Int) async -> Void = { _ in }
 ) -> some ApplicationProtocol {
+    let tokens = node.store
     let router = Router(context: BatonRequestContext.self)
     let allowedMethods = AllowedMethods()
     router.add(middleware: ProblemMiddleware(allowedMethods: allowedMethods))
@@ -32,9 +32,10 @@ public func buildApplication(
     HealthController(orchestrator: node.orchestrator).addRoutes(to: api)
     PlansController(queue: node.queue, orchestrator: node.orchestrator, configuration: configuration)
         .addRoutes(viewer: viewer, producer: producer)
-    OrchestratorController(orchestrator: node.orchestrator, configuration: configuration)
+    OrchestratorController(node: node, configuration: configuration)
         .addRoutes(viewer: viewer, producer: producer, admin: admin)
-    TokensController(tokens: tokens, cache: cache, configuration: configuration).addRoutes(admin: admin)
+    ClusterController(node: node, configuration: configuration).addRoutes(viewer: viewer, admin: admin)
+    TokensController(tokens: tokens, audit: node.store, cache: cache, configuration: configuration).addRoutes(admin: admin)
     MetricsController(store: node.store, serverMetrics: metrics).addRoutes(root: router, viewer: viewer)
     allowedMethods.learn(from: router)
     return Application(

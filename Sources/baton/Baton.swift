@@ -16,7 +16,7 @@ struct Baton: AsyncParsableCommand {
         version: BatonVersion.current,
         subcommands: [
             Serve.self, Enqueue.self, List.self, Show.self, Logs.self, Cancel.self,
-            Status.self, Poll.self, Pause.self, Resume.self, Restart.self, Token.self,
+            Status.self, Nodes.self, Poll.self, Pause.self, Resume.self, Restart.self, Token.self, Audit.self,
             Doctor.self, Prune.self, Migrate.self,
         ]
     )

@@ -9,7 +9,7 @@ import Testing
 /// whatever happens between them happens through the database's notifications.
 @Suite(.timeLimit(.minutes(3))) struct ClusterTests {
     @Test func aPlanEnqueuedOnAPausedNodeIsClaimedByAnIdleOneWithoutItsPoll() async throws {
-        try await Cluster.with { a, b in
+        try await Cluster.pair { a, b in
             await a.orchestrator.pause()
             let plan = try await a.queue.enqueue(PlanSpec(entryPoint: .code("print('ran on b')"))).plan
             #expect(await eventually(within: .seconds(60)) { (try? await a.store.plan(plan.id))?.status == .succeeded })
@@ -19,7 +19,7 @@ import Testing
     }
 
     @Test func aCancelOnOneNodeStopsThePlanRunningOnTheOther() async throws {
-        try await Cluster.with { a, b in
+        try await Cluster.pair { a, b in
             await a.orchestrator.pause()
             let plan = try await a.queue.enqueue(PlanSpec(entryPoint: .code("import time\nprint('up', flush=True)\ntime.sleep(600)"))).plan
             #expect(await eventually(within: .seconds(60)) { (try? await b.store.plan(plan.id))?.processGroup != nil })
@@ -28,52 +28,75 @@ import Testing
             #expect(await eventually(within: .seconds(60)) { (try? await a.store.plan(plan.id))?.status == .canceled })
         }
     }
-}
 
-/// Nodes for one test, on a database of their own.
-private enum Cluster {
-    static func with(_ body: (BatonNode, BatonNode) async throws -> Void) async throws {
-        guard let server = TestPostgres.serverURL else {
-            print("note: BATON_TEST_POSTGRES_URL is not set; several nodes on PostgreSQL are not tested")
-            return
+    @Test func pauseOfEveryNodeStopsAllClaimsAndResumeStartsThemAgain() async throws {
+        try await Cluster.pair { a, b in
+            let paused = try await a.control.perform(.pause, on: .all, actor: "ops")
+            #expect(paused.answers.map(\.node) == ["a", "b"])
+            #expect(paused.answers.allSatisfy { $0.state == "paused" && $0.error == nil })
+            #expect(try await b.orchestrator.status().state == .paused)
+            let plan = try await a.queue.enqueue(PlanSpec(entryPoint: .code("print('ok')"))).plan
+            let polled = try await b.control.perform(.poll, on: nil, actor: "ops")
+            #expect(polled.answers.map(\.node) == ["b", "a"], "the node that took the request answers first")
+            #expect(polled.answers.allSatisfy { $0.claimed == [] })
+            #expect(try await a.store.plan(plan.id)?.status == .queued)
+            let resumed = try await b.control.perform(.resume, on: .all, actor: "ops")
+            #expect(resumed.answers.allSatisfy { $0.state == "running" })
+            #expect(await eventually(within: .seconds(60)) { (try? await a.store.plan(plan.id))?.status == .succeeded })
+            let audit = try await a.store.auditEntries(before: nil, limit: 10).entries
+            #expect(audit.map(\.action) == ["resume", "poll", "pause"])
+            #expect(audit.allSatisfy { $0.actor == "ops" && $0.target == "*" })
+            #expect(audit.last?.outcome == "a: paused; b: paused")
         }
-        let database = try await TestPostgres.createDatabase(on: server)
-        let workspace = try TemporaryDirectory()
-        let interpreter = try await PythonInterpreter.resolve()
-        var nodes: [BatonNode] = []
-        var groups: [ServiceGroup] = []
-        for _ in 0..<2 {
-            let store = try await PostgresPlanStore(configuration: .init(url: try PostgresURL(database)), logger: quietLogger)
-            var configuration = BatonNode.Configuration()
-            configuration.orchestrator.workers = 1
-            configuration.orchestrator.pollInterval = .seconds(600)
-            configuration.orchestrator.leaseDuration = .seconds(600)
-            let path = workspace.path
-            let node = BatonNode(store: store, notifier: PostgresQueueNotifier(store: store, logger: quietLogger),
-                                 configuration: configuration, logger: { _ in quietLogger }) {
-                PreparedRunner(runner: PythonRunner(configuration: .init(interpreter: interpreter, workspaceRoot: path), logger: quietLogger),
-                               interpreter: interpreter)
-            }
-            nodes.append(node)
-            groups.append(node.serviceGroup(logger: quietLogger))
-        }
-        let running = groups.map { group in Task { try await group.run() } }
-        do {
-            for node in nodes {
-                #expect(await eventually { (try? await node.orchestrator.status())?.lastPollAt != nil })
-            }
-            try await body(nodes[0], nodes[1])
-        } catch {
-            await stop(groups, running)
-            await TestPostgres.dropDatabase(database, on: server)
-            throw error
-        }
-        await stop(groups, running)
-        await TestPostgres.dropDatabase(database, on: server)
     }
 
-    private static func stop(_ groups: [ServiceGroup], _ running: [Task<Void, any Error>]) async {
-        for group in groups { await group.triggerGracefulShutdown() }
-        for task in running { _ = try? await task.value }
+    @Test func aRestartOfOneNamedNodeLeavesTheOthersRunning() async throws {
+        try await Cluster.with(nodes: 3) { cluster in
+            let (a, b, c) = (cluster.nodes[0], cluster.nodes[1], cluster.nodes[2])
+            let before = try await b.orchestrator.status().generation
+            let outcome = try await a.control.perform(.restart(.immediate), on: .named("b"), actor: "ops")
+            #expect(outcome.local == nil, "a was not named")
+            #expect(outcome.answers.map(\.node) == ["b"])
+            #expect(outcome.answers.first?.generation == before + 1)
+            #expect(try await b.orchestrator.status().generation == before + 1)
+            #expect(try await a.orchestrator.status().generation == before)
+            #expect(try await c.orchestrator.status().generation == before)
+            #expect(try await c.orchestrator.status().state == .running)
+        }
+    }
+
+    @Test func aCommandForAnUnknownOrGoneNodeIsRefusedNamingTheLiveOnes() async throws {
+        try await Cluster.pair { a, _ in
+            await #expect(throws: ClusterError.unknownNode("c", known: ["a", "b"])) {
+                try await a.control.perform(.pause, on: .named("c"), actor: "ops")
+            }
+            let now = Date()
+            let gone = NodeHeartbeat(name: "z", instance: "old", state: .stopped, generation: 1, workersTotal: 1, workersBusy: 0,
+                                     startedAt: now, lease: .seconds(60))
+            let written = try await a.store.beat(gone, now: now)
+            #expect(written)
+            await #expect(throws: ClusterError.nodeGone("z", state: .stopped)) {
+                try await a.control.perform(.resume, on: .named("z"), actor: "ops")
+            }
+            let state = try await a.orchestrator.status().state
+            #expect(state == .running, "nothing was done")
+        }
+    }
+
+    @Test func whenTheLeaderStopsAnotherNodeLeadsAtItsNextHeartbeat() async throws {
+        try await Cluster.with(configure: { $0.orchestrator.heartbeatInterval = .milliseconds(200) }) { cluster in
+            let (a, b) = (cluster.nodes[0], cluster.nodes[1])
+            let nodes = try await a.store.nodes(now: Date())
+            #expect(nodes.map(\.name) == ["a", "b"])
+            #expect(nodes.map(\.leader) == [true, false], "a registered first")
+            #expect(nodes.allSatisfy { $0.state(at: Date()) == .running && $0.heartbeat.workersTotal == 1 })
+            await cluster.stop(0)
+            #expect(await eventually(within: .seconds(30)) {
+                let nodes = (try? await b.store.nodes(now: Date())) ?? []
+                return nodes.first { $0.name == "b" }?.leader == true
+            })
+            let after = try await b.store.nodes(now: Date())
+            #expect(after.first { $0.name == "a" }?.state(at: Date()) == .stopped)
+        }
     }
 }

@@ -14,7 +14,7 @@ import BatonCore
         defer { connection.close() }
         #expect(try connection.userVersion == PlanSchema.latestVersion)
         let tables = try connection.rows("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name") { $0.string("name") }
-        for table in ["plans", "plan_labels", "plan_events", "plan_output", "plan_steps", "tokens"] {
+        for table in ["plans", "plan_labels", "plan_events", "plan_output", "plan_steps", "tokens", "nodes", "leadership", "control_commands", "control_answers", "audit_log"] {
             #expect(tables.contains(table), "\(table) in \(tables)")
         }
         #expect(try connection.firstRow("PRAGMA journal_mode") { $0.string("journal_mode") } == "wal")

@@ -49,7 +49,7 @@ func withServer(
     _ = try await store.revokeToken(id: try await store.tokens().last!.id, now: Date())
     secrets["revoked"] = revoked
     let tokens = secrets
-    let app = buildApplication(configuration: configuration, node: node, tokens: store, metrics: metrics, logger: quietLogger)
+    let app = buildApplication(configuration: configuration, node: node, metrics: metrics, logger: quietLogger)
     var failure: (any Error)?
     do {
         try await app.test(.router) { client in try await body(APIClient(client: client, secrets: tokens, bus: node.bus), store, orchestrator) }

@@ -13,7 +13,7 @@ final class PostgresTestDatabase: TestDatabase {
         url = try PostgresURL(try await TestPostgres.createDatabase(on: server))
     }
 
-    func open(policy: QueuePolicy) async throws -> any PlanStore & TokenStore {
+    func open(policy: QueuePolicy) async throws -> any BatonStore {
         var configuration = PostgresPlanStore.Configuration(url: url)
         configuration.policy = policy
         return try await PostgresPlanStore(configuration: configuration, logger: quietLogger)

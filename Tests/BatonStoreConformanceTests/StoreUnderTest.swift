@@ -35,7 +35,7 @@ struct StoreKind: Sendable, CustomTestStringConvertible {
 /// One test's database: it opens stores on it (several, for tests of concurrent nodes) and is
 /// removed afterwards.
 protocol TestDatabase: Sendable {
-    func open(policy: QueuePolicy) async throws -> any PlanStore & TokenStore
+    func open(policy: QueuePolicy) async throws -> any BatonStore
     func destroy() async
 }
 
@@ -48,7 +48,7 @@ final class SQLiteTestDatabase: TestDatabase {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
     }
 
-    func open(policy: QueuePolicy) async throws -> any PlanStore & TokenStore {
+    func open(policy: QueuePolicy) async throws -> any BatonStore {
         var configuration = SQLitePlanStore.Configuration(path: directory + "/baton.sqlite")
         configuration.policy = policy
         return try await SQLitePlanStore(configuration: configuration, logger: quietLogger)
@@ -63,7 +63,7 @@ final class SQLiteTestDatabase: TestDatabase {
 func withStore(
     _ kind: StoreKind,
     _ configure: (inout QueuePolicy) -> Void = { _ in },
-    _ body: (any PlanStore & TokenStore) async throws -> Void
+    _ body: (any BatonStore) async throws -> Void
 ) async throws {
     try await withDatabase(kind) { database in
         var policy = QueuePolicy()

@@ -139,6 +139,14 @@ struct CommandLineTests {
 
             let status = try await baton(["status"], environment: producer)
             #expect(status.status == 0 && status.stdout.contains("generation 3"), "\(status)")
+            let nodes = try await baton(["nodes"], environment: producer)
+            #expect(nodes.status == 0 && nodes.stdout.contains(" * ") && nodes.stdout.contains("running"), "\(nodes)")
+            let unknown = try await baton(["pause", "--node", "elsewhere"], environment: admin)
+            #expect(unknown.status == 5 && unknown.stderr.contains("no node is named elsewhere"), "\(unknown)")
+            #expect(try await baton(["audit"], environment: producer).status == 5, "the audit log is for admins")
+            let audit = try await baton(["audit", "--json"], environment: admin)
+            let actions = (audit.object["entries"] as? [[String: Any]] ?? []).map { $0["action"] as? String ?? "" }
+            #expect(actions.prefix(4) == ["restart", "restart", "resume", "pause"], "\(audit)")
 
             // Revoked by name, the token stops working at once.
             let revoke = try await baton(["token", "revoke", "ci"], environment: admin)
@@ -263,11 +271,14 @@ struct CommandLineTests {
 
             let done = try await baton(["enqueue", "--code", "pass", "--wait"], environment: server.environment())
             #expect(done.status == 0)
-            let kept = try await baton(["prune", "--older-than", "1d", "--data-dir", directory.dataDir])
+            let kept = try await baton(["prune", "--older-than", "1d"], environment: server.environment())
             #expect(kept.status == 0 && kept.stdout.contains("deleted 0 plans"), "\(kept)")
-            let pruned = try await baton(["prune", "--older-than", "0s", "--data-dir", directory.dataDir])
+            let pruned = try await baton(["prune", "--older-than", "0s"], environment: server.environment())
             #expect(pruned.status == 0 && pruned.stdout.contains("deleted 1 plan "), "\(pruned)")
             #expect(try await server.client.plans().value.plans.isEmpty)
+            let audit = try await baton(["audit"], environment: server.environment())
+            #expect(audit.status == 0, "\(audit)")
+            #expect(audit.stdout.components(separatedBy: "\n").filter { $0.contains(" prune ") }.count == 2, "\(audit)")
         }
     }
 }

@@ -30,7 +30,7 @@ struct HTTPBenchmark {
         await node.orchestrator.pause()
         var server = ServerConfiguration()
         server.port = port
-        let app = buildApplication(configuration: server, node: node, tokens: store, metrics: metrics, logger: Floor.quiet)
+        let app = buildApplication(configuration: server, node: node, metrics: metrics, logger: Floor.quiet)
         let secret = try `require`(try await AdminTokenBootstrap.ensureAdminToken(tokens: store, dataDirectory: directory))
         let group = node.serviceGroup(then: [app], logger: Floor.quiet)
         let serving = Task { try await group.run() }

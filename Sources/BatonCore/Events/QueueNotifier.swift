@@ -7,6 +7,8 @@ public enum QueueSignal: Sendable, Hashable {
     case plansAvailable
     /// A cancel was requested for a running plan: the node running it stops it.
     case cancelRequested(planID: Int64, actor: String)
+    /// A control command was issued for other nodes: each reads the commands addressed to it.
+    case controlIssued
 }
 
 /// Carries ``QueueSignal``s from where the queue changes to every orchestrator that shares the

@@ -27,5 +27,6 @@ public struct RunOwner: Sendable, Hashable, CustomStringConvertible {
         owner.hasPrefix(thisHost + "/")
     }
 
-    private static let thisHost = ProcessInfo.processInfo.hostName.isEmpty ? "localhost" : ProcessInfo.processInfo.hostName
+    /// This host's name, as owners and node names carry it.
+    public static let thisHost = ProcessInfo.processInfo.hostName.isEmpty ? "localhost" : ProcessInfo.processInfo.hostName
 }

@@ -77,3 +77,11 @@ extension Orchestrator {
         )
     }
 }
+
+extension Orchestrator {
+    /// What the node's heartbeat says of this orchestrator. Reads no database, so a heartbeat
+    /// costs one write however large the queue.
+    public func presence() -> (state: OrchestratorState, generation: Int, busy: Int) {
+        (state, generation, runs.count)
+    }
+}

@@ -56,7 +56,8 @@ extension Orchestrator {
         }
         let output = RunOutputWriter(store: queue.store, attempt: attempt, interval: configuration.outputFlushInterval,
                                      liveLimit: configuration.liveOutputLimit, now: now, logger: logger)
-        runs[plan.id] = Run(attempt: attempt, output: output)
+        let claimedUntil = plan.leaseExpiresAt ?? now().addingTimeInterval(configuration.leaseDuration.timeInterval)
+        runs[plan.id] = Run(attempt: attempt, output: output, claimedUntil: claimedUntil)
         metrics.workers(busy: runs.count, total: configuration.workers)
         logger.debug("starting plan", metadata: ["plan.id": "\(plan.id)", "plan.attempt": "\(plan.attempt)", "plan.priority": "\(plan.priority)"])
         let bus = queue.bus
@@ -103,9 +104,11 @@ extension Orchestrator {
         }
         await run.output.finish()
         let log = logger.with(plan: plan.id, attempt: run.attempt.attempt)
-        // Handed back only if the orchestrator itself stopped the run; a run that ended on its
-        // own (even during a drain) keeps its outcome, and a timeout counts as an attempt.
-        let handBackReason = report.termination == .shutdown ? (run.handBackReason ?? "the orchestrator stopped") : nil
+        // Handed back only if the orchestrator itself stopped the run (shutting down, or fencing
+        // a run it could not renew); a run that ended on its own (even during a drain) keeps its
+        // outcome, and a timeout counts as an attempt.
+        let stoppedHere = report.termination == .shutdown || (run.fenced && report.termination != nil && report.termination != .timeout)
+        let handBackReason = stoppedHere ? (run.handBackReason ?? "the orchestrator stopped") : nil
         guard let recorded = await recorder.record(report, of: plan, attempt: run.attempt, handBackReason: handBackReason, log: log) else {
             return
         }
@@ -124,9 +127,9 @@ extension Orchestrator {
         ])
     }
 
-    /// The runs whose leases the heartbeat renews.
-    func runningAttempts() -> [AttemptRef] {
-        runs.values.map(\.attempt)
+    /// The runs whose leases the heartbeat renews, with the lease end of their claims.
+    func runningAttempts() -> [AttemptRef: Date] {
+        Dictionary(runs.values.map { ($0.attempt, $0.claimedUntil) }, uniquingKeysWith: { first, _ in first })
     }
 
     /// Stops a run the lease keeper says must not go on — if it is still the run going here.
@@ -139,6 +142,10 @@ extension Orchestrator {
             await pool?.cancel(planID: attempt.planID, reason: "stopped: this run no longer holds the plan")
         case .canceled:
             await pool?.cancel(planID: attempt.planID, reason: "canceled")
+        case .fenced:
+            runs[attempt.planID]?.fenced = true
+            runs[attempt.planID]?.handBackReason = "its node could not renew the lease (database unreachable) and stopped the run"
+            await pool?.cancel(planID: attempt.planID, reason: "stopped: the lease could not be renewed", immediately: true)
         }
     }
 }

@@ -66,8 +66,12 @@ public actor Orchestrator: Service {
     struct Run {
         let attempt: AttemptRef
         let output: RunOutputWriter
+        /// The end of the lease the claim took; the lease keeper renews it from there.
+        let claimedUntil: Date
         /// Set when the orchestrator stops the run on purpose: it goes back to the queue.
         var handBackReason: String?
+        /// Stopped because its lease could not be renewed: handed back, never recorded as canceled.
+        var fenced = false
     }
 
     /// Plans that ended while a restart drained or stopped them.
@@ -190,6 +194,8 @@ public actor Orchestrator: Service {
                 wake()
             case .cancelRequested(let planID, let actor):
                 await pool?.cancel(planID: planID, reason: "canceled by \(actor)")
+            case .controlIssued:
+                break  // the node's ClusterControl reads commands
             }
         }
     }

@@ -30,23 +30,31 @@ public enum RunTermination: Sendable, Hashable {
 
 /// The handle through which a running plan is stopped early.
 public final class RunControl: Sendable {
-    private let requests: AsyncStream<String>
-    private let continuation: AsyncStream<String>.Continuation
-
-    public init() {
-        (requests, continuation) = AsyncStream.makeStream(of: String.self, bufferingPolicy: .bufferingNewest(1))
+    /// A request to stop the run.
+    struct StopRequest: Sendable {
+        let reason: String
+        /// SIGKILL at once, without the grace period.
+        let immediately: Bool
     }
 
-    /// Asks the run to stop: its process group gets SIGTERM, then SIGKILL after the grace period.
+    private let requests: AsyncStream<StopRequest>
+    private let continuation: AsyncStream<StopRequest>.Continuation
+
+    public init() {
+        (requests, continuation) = AsyncStream.makeStream(of: StopRequest.self, bufferingPolicy: .bufferingNewest(1))
+    }
+
+    /// Asks the run to stop: its process group gets SIGTERM, then SIGKILL after the grace period
+    /// — or SIGKILL at once when `immediately` (a node fencing itself has no time to wait).
     /// The run ends `canceled`. Calling it again, or after the run ended, does nothing.
-    public func cancel(reason: String) {
-        continuation.yield(reason)
+    public func cancel(reason: String, immediately: Bool = false) {
+        continuation.yield(StopRequest(reason: reason, immediately: immediately))
         continuation.finish()
     }
 
-    /// The reason of the first cancel request; returns when one arrives (or never).
-    func cancellation() async -> String? {
-        for await reason in requests { return reason }
+    /// The first stop request; returns when one arrives (or never).
+    func cancellation() async -> StopRequest? {
+        for await request in requests { return request }
         return nil
     }
 }

@@ -196,10 +196,13 @@ public struct PythonRunner: PlanRunner {
                 return .stderr(captured)
             }
             group.addTask {
-                let reason = await Self.firstStopRequest(timeout: timeout, control: control)
-                guard let reason else { return .done }
-                stopped.record(reason)
-                await execution.teardown(using: [.gracefulShutDown(toProcessGroup: true, allowedDurationToNextStep: grace)])
+                guard let (reason, immediately) = await Self.firstStopRequest(timeout: timeout, control: control) else { return .done }
+                stopped.record(reason, immediately: immediately)
+                if immediately {
+                    kill(-processID, SIGKILL)
+                } else {
+                    await execution.teardown(using: [.gracefulShutDown(toProcessGroup: true, allowedDurationToNextStep: grace)])
+                }
                 return .done
             }
 
@@ -227,7 +230,7 @@ public struct PythonRunner: PlanRunner {
                 // Stopped from outside: the rest of the group got SIGTERM with the leader and
                 // has the grace period to finish before SIGKILL.
                 supervision.termination = stop.reason
-                let deadline = stop.at + grace
+                let deadline = stop.at + (stop.immediately ? .zero : grace)
                 while ProcessGroup.hasLiveMembers(processID), ContinuousClock.now < deadline {
                     await sleepEvenIfCancelled(for: .milliseconds(50))
                 }
@@ -246,20 +249,20 @@ public struct PythonRunner: PlanRunner {
         return supervision
     }
 
-    /// The timeout, or the first cancel request, whichever comes first; `nil` when the task is
-    /// cancelled first (the run ended on its own).
-    private static func firstStopRequest(timeout: Duration, control: RunControl) async -> RunTermination? {
-        await withTaskGroup(of: RunTermination?.self) { race in
+    /// The timeout, or the first cancel request, whichever comes first, and whether it allows no
+    /// grace period; `nil` when the task is cancelled first (the run ended on its own).
+    private static func firstStopRequest(timeout: Duration, control: RunControl) async -> (RunTermination, immediately: Bool)? {
+        await withTaskGroup(of: (RunTermination, immediately: Bool)?.self) { race in
             race.addTask {
                 do {
                     try await Task.sleep(for: timeout)
-                    return .timeout
+                    return (.timeout, false)
                 } catch {
                     return nil
                 }
             }
             race.addTask {
-                await control.cancellation().map { .canceled(reason: $0) }
+                await control.cancellation().map { (.canceled(reason: $0.reason), $0.immediately) }
             }
             let first = await race.next() ?? nil
             race.cancelAll()
@@ -275,12 +278,14 @@ private final class FirstStop: Sendable {
     struct Stop {
         let reason: RunTermination
         let at: ContinuousClock.Instant
+        /// SIGKILL without a grace period.
+        let immediately: Bool
     }
 
     private let value = Mutex<Stop?>(nil)
 
-    func record(_ reason: RunTermination) {
-        value.withLock { $0 = $0 ?? Stop(reason: reason, at: .now) }
+    func record(_ reason: RunTermination, immediately: Bool = false) {
+        value.withLock { $0 = $0 ?? Stop(reason: reason, at: .now, immediately: immediately) }
     }
 
     var stop: Stop? { value.withLock { $0 } }

@@ -59,12 +59,13 @@ public actor WorkerPool {
         return true
     }
 
-    /// Stops the run of `planID` (SIGTERM, grace period, SIGKILL); it ends `canceled`.
+    /// Stops the run of `planID` (SIGTERM, grace period, SIGKILL; or SIGKILL at once when
+    /// `immediately`); it ends `canceled`.
     /// - Returns: `false` when that plan is not running here.
     @discardableResult
-    public func cancel(planID: Int64, reason: String) -> Bool {
+    public func cancel(planID: Int64, reason: String, immediately: Bool = false) -> Bool {
         guard let control = running[planID] else { return false }
-        control.cancel(reason: reason)
+        control.cancel(reason: reason, immediately: immediately)
         return true
     }
 

@@ -2,9 +2,11 @@ import BatonCore
 import Foundation
 import Hummingbird
 
-/// `/api/v1/tokens` (admin): create, list, revoke.
+/// `/api/v1/tokens` (admin): create, list, revoke. Creations and revocations go into the audit
+/// log.
 struct TokensController: Sendable {
     let tokens: any TokenStore
+    let audit: any ClusterStore
     /// Emptied at each revoke, so a revoked token stops working at once.
     let cache: TokenCache
     let configuration: ServerConfiguration
@@ -48,6 +50,8 @@ struct TokensController: Sendable {
         } catch let error as TokenStoreError where error.isNameTaken {
             throw Problem(.conflict, "Conflict", detail: error.message)
         }
+        try await audit.record(AuditEntry.Draft(at: token.createdAt, actor: context.triggeredBy, action: .tokenCreate,
+                                                target: "\(token.name) (\(token.role.rawValue), id \(token.id))", outcome: "created"))
         var json = JSONWriter()
         json.int("id", token.id)
         json.string("name", token.name)
@@ -64,12 +68,15 @@ struct TokensController: Sendable {
     }
 
     @Sendable func revoke(request: Request, context: BatonRequestContext) async throws -> Response {
+        let now = Date()
         guard let id = context.parameters.get("id", as: Int64.self),
-              try await tokens.revokeToken(id: id, now: Date()) != nil
+              let token = try await tokens.revokeToken(id: id, now: now)
         else {
             throw Problem(.notFound, "Token not found", detail: "no live token has that id (GET /api/v1/tokens lists them)")
         }
         cache.removeAll()
+        try await audit.record(AuditEntry.Draft(at: now, actor: context.triggeredBy, action: .tokenRevoke,
+                                                target: "\(token.name) (\(token.role.rawValue), id \(token.id))", outcome: "revoked"))
         return Response(status: .noContent)
     }
 }

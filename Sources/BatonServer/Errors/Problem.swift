@@ -66,8 +66,12 @@ extension Problem {
             case .planNotFound: self.init(.notFound, "Plan not found", detail: store.message)
             case .invalidTransition, .attemptNotHeld, .retryRefused: self.init(.conflict, "Conflict", detail: store.message)
             case .databaseBusy: self.init(.serviceUnavailable, "Busy", detail: store.message)
+            case .databaseUnavailable: self.init(.serviceUnavailable, "Database unavailable", detail: "the queue's database cannot be reached; retry shortly (GET /api/v1/health says when it is back)")
             default: self.init(.internalServerError, "Internal error", detail: "the server could not complete the request; its log says why")
             }
+        case let cluster as ClusterError:
+            self.init(.unprocessableContent, "Unprocessable Content", detail: cluster.message,
+                      issues: [.init(field: "node", message: cluster.message)])
         case let orchestrator as OrchestratorError:
             self.init(orchestrator.code == .generationFailed ? .internalServerError : .serviceUnavailable, "Orchestrator unavailable", detail: orchestrator.message)
         case is NIOTooManyBytesError:

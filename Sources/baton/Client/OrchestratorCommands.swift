@@ -4,7 +4,10 @@ import Foundation
 
 /// `baton status`: the orchestrator's state, workers and queue.
 struct Status: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Show the orchestrator's state, workers and queue.")
+    static let configuration = CommandConfiguration(
+        abstract: "Show the serving node's orchestrator: state, workers and the queue.",
+        discussion: "`baton nodes` lists every node sharing the queue."
+    )
 
     @Flag(help: "Print the server's answer as JSON.")
     var json = false
@@ -19,21 +22,33 @@ struct Status: AsyncParsableCommand {
     }
 }
 
+/// `--node`: which nodes a control command reaches.
+struct NodeOption: ParsableArguments {
+    @Option(help: ArgumentHelp("A node's name (see `baton nodes`), or '*' for every live node.", valueName: "name"))
+    var node: String?
+}
+
 /// `baton poll`: poll the queue now instead of at the next tick.
 struct Poll: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Poll the queue now (needs a producer token).")
+    static let configuration = CommandConfiguration(
+        abstract: "Poll the queue now (needs a producer token).",
+        discussion: "Every live node polls unless --node names one."
+    )
 
+    @OptionGroup var target: NodeOption
     @Flag(help: "Print the server's answer as JSON.")
     var json = false
     @OptionGroup var connection: ConnectionOptions
 
     func run() async throws {
         try await connection.run { client in
-            let reply = try await client.poll()
+            let reply = try await client.poll(node: target.node)
             if json { return Terminal.json(reply.body) }
             let report = reply.value
-            let claimed = report.claimed.isEmpty ? "no plans" : "plans " + report.claimed.map(String.init).joined(separator: ", ")
-            print("polled at \(report.polledAt): claimed \(claimed)" + (report.state == "paused" ? " (paused: nothing is claimed)" : ""))
+            print("polled at \(report.polledAt): claimed \(OrchestratorText.plans(report.claimed, none: "no plans"))")
+            try OrchestratorText.answers(report.nodes) { answer in
+                answer.state == "paused" ? "paused: claims nothing" : "claimed \(OrchestratorText.plans(answer.claimed ?? [], none: "nothing"))"
+            }
             print("queue: " + OrchestratorText.queue(report.queue))
         }
     }
@@ -41,34 +56,43 @@ struct Poll: AsyncParsableCommand {
 
 /// `baton pause`: stop claiming plans; running plans go on.
 struct Pause: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Stop claiming plans; running plans go on (needs an admin token).")
+    static let configuration = CommandConfiguration(
+        abstract: "Stop claiming plans; running plans go on (needs an admin token).",
+        discussion: "Every live node pauses unless --node names one."
+    )
 
+    @OptionGroup var target: NodeOption
     @Flag(help: "Print the server's answer as JSON.")
     var json = false
     @OptionGroup var connection: ConnectionOptions
 
     func run() async throws {
         try await connection.run { client in
-            let reply = try await client.pause()
+            let reply = try await client.pause(node: target.node)
             if json { return Terminal.json(reply.body) }
-            print("orchestrator \(reply.value.state); `baton resume` starts claiming again")
+            try OrchestratorText.answers(reply.value.nodes) { $0.state ?? "-" }
+            print("`baton resume` starts claiming again")
         }
     }
 }
 
 /// `baton resume`: claim plans again after a pause.
 struct Resume: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Claim plans again after a pause (needs an admin token).")
+    static let configuration = CommandConfiguration(
+        abstract: "Claim plans again after a pause (needs an admin token).",
+        discussion: "Every live node resumes unless --node names one."
+    )
 
+    @OptionGroup var target: NodeOption
     @Flag(help: "Print the server's answer as JSON.")
     var json = false
     @OptionGroup var connection: ConnectionOptions
 
     func run() async throws {
         try await connection.run { client in
-            let reply = try await client.resume()
+            let reply = try await client.resume(node: target.node)
             if json { return Terminal.json(reply.body) }
-            print("orchestrator \(reply.value.state)")
+            try OrchestratorText.answers(reply.value.nodes) { $0.state ?? "-" }
         }
     }
 }
@@ -76,16 +100,18 @@ struct Resume: AsyncParsableCommand {
 /// `baton restart`: a new generation of the orchestrator's loop, pool and interpreter check.
 struct Restart: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Restart the orchestrator (needs an admin token).",
+        abstract: "Restart the orchestrator of a node (needs an admin token).",
         discussion: """
-            Graceful (the default) stops claiming, lets running plans finish for up to \
-            --drain-timeout seconds, then requeues what still runs. --immediate stops and requeues \
-            running plans at once. Either way the loop, the worker pool and the interpreter check \
-            start afresh; the command answers once the new generation runs. The HTTP server and \
-            the queue are not touched.
+            Restarts the node the command reaches, or the one --node names ('*' for every live \
+            node, one after another's answer). Graceful (the default) stops claiming, lets running \
+            plans finish for up to --drain-timeout seconds, then requeues what still runs. \
+            --immediate stops and requeues running plans at once. Either way the loop, the worker \
+            pool and the interpreter check start afresh; the command answers once the new \
+            generation runs. The HTTP server and the queue are not touched.
             """
     )
 
+    @OptionGroup var target: NodeOption
     @Flag(help: "Stop running plans at once and requeue them.")
     var immediate = false
     @Option(help: ArgumentHelp("Seconds running plans get to finish (0 to 3600). [default: 30]", valueName: "seconds"))
@@ -100,13 +126,15 @@ struct Restart: AsyncParsableCommand {
 
     func run() async throws {
         try await connection.run { client in
-            let reply = try await client.restart(immediate: immediate, drainTimeoutSeconds: drainTimeout)
+            let reply = try await client.restart(immediate: immediate, drainTimeoutSeconds: drainTimeout, node: target.node)
             if json { return Terminal.json(reply.body) }
-            let report = reply.value
-            print("orchestrator restarted: generation \(report.generation)"
-                  + (report.python.map { ", Python \($0.version)" } ?? ""))
-            if !report.drained.isEmpty { print("finished while draining: " + report.drained.map(String.init).joined(separator: ", ")) }
-            if !report.requeued.isEmpty { print("requeued: " + report.requeued.map(String.init).joined(separator: ", ")) }
+            try OrchestratorText.answers(reply.value.nodes) { answer in
+                var text = "restarted: generation \(answer.generation.map(String.init) ?? "?")"
+                if let drained = answer.drained, !drained.isEmpty { text += "; finished while draining: " + OrchestratorText.plans(drained, none: "") }
+                if let requeued = answer.requeued, !requeued.isEmpty { text += "; requeued: " + OrchestratorText.plans(requeued, none: "") }
+                return text
+            }
+            if let python = reply.value.python { print("python \(python.version) at \(python.path)") }
         }
     }
 }
@@ -119,8 +147,22 @@ enum OrchestratorText {
         queueOrder.map { "\($0) \(counts[$0] ?? 0)" }.joined(separator: ", ")
     }
 
+    static func plans(_ ids: [Int64], none: String) -> String {
+        ids.isEmpty ? none : "plans " + ids.map(String.init).joined(separator: ", ")
+    }
+
+    /// One line per node: what it did, or why it did not. A node that failed or did not answer
+    /// makes the command exit 5 once every line is printed.
+    static func answers(_ answers: [NodeAnswer]?, describe: (NodeAnswer) -> String) throws {
+        let answers = answers ?? []
+        print(Formatting.fields(answers.map { answer in ("node \(answer.node)", answer.error.map { "failed: \($0)" } ?? describe(answer)) }))
+        if answers.contains(where: { $0.error != nil }) { throw ExitCode(CLIExit.serverError) }
+    }
+
     static func describe(_ state: OrchestratorState) {
-        var lines = [
+        var lines: [(String, String)] = []
+        if let node = state.node { lines.append(("node", node)) }
+        lines += [
             ("state", "\(state.state) (generation \(state.generation))"),
             ("workers", "\(state.workers.busy) of \(state.workers.total) busy"
                 + (state.workers.running.isEmpty ? "" : ": plans " + state.workers.running.map(String.init).joined(separator: ", "))),

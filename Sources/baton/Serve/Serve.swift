@@ -30,6 +30,11 @@ struct Serve: AsyncParsableCommand {
         start it again. [default: <data-dir>/baton.sqlite]
         """, valueName: "url|path"))
     var database: String?
+    @Option(help: ArgumentHelp("""
+        This node's name among the nodes sharing a PostgreSQL database; unique among live nodes. \
+        [default: host:port, or host:pid with --port 0]
+        """, valueName: "name"))
+    var nodeName: String?
     @Option(help: "Address to listen on. [default: 127.0.0.1]")
     var host: String?
     @Option(help: "Port to listen on; 0 picks a free one. [default: 8080]")
@@ -38,8 +43,27 @@ struct Serve: AsyncParsableCommand {
     var workers: Int?
     @Option(help: ArgumentHelp("Seconds between regular polls of the queue. [default: 5]", valueName: "seconds"))
     var pollInterval: Double?
-    @Option(help: ArgumentHelp("Seconds a claim holds a plan without a heartbeat. [default: 60]", valueName: "seconds"))
+    @Option(help: ArgumentHelp("""
+        Seconds a claim holds a plan without a heartbeat; a node not seen for this long is lost, and its plans \
+        run elsewhere. [default: 60]
+        """, valueName: "seconds"))
     var lease: Double?
+    @Option(help: ArgumentHelp("""
+        Seconds between heartbeats (lease renewals, the node's row, leader election), at most a third of \
+        --lease. A node that cannot renew its leases stops its own runs before they expire. [default: lease / 6]
+        """, valueName: "seconds"))
+    var heartbeatInterval: Double?
+    @Option(help: ArgumentHelp("Seconds a stopped plan gets between SIGTERM and SIGKILL. [default: 5]", valueName: "seconds"))
+    var killGrace: Double?
+    @Option(help: ArgumentHelp("Seconds running plans get to finish on SIGTERM before they go back to the queue. [default: 30]", valueName: "seconds"))
+    var drainTimeout: Double?
+    @Option(help: ArgumentHelp("Times a plan whose node vanished goes back to the queue before it fails as orphaned. [default: 3]", valueName: "count"))
+    var orphanCap: Int?
+    @Option(help: ArgumentHelp("""
+        Delete plans (with output and events) and audit entries older than this, e.g. 30d; the leader prunes \
+        every 10 minutes. [default: off]
+        """, valueName: "age"))
+    var retention: String?
     @Option(help: ArgumentHelp("The Python interpreter. [default: python3 on PATH]", valueName: "path"))
     var python: String?
     @Option(help: ArgumentHelp("Directory scripts are relative to, and the plans' working directory. [default: the current directory]", valueName: "dir"))
@@ -102,10 +126,15 @@ struct Serve: AsyncParsableCommand {
 
         let runnerLogger = Logger(label: "baton.runner")
         let (python, workspace, helper, maxOutput) = (settings.python, settings.workspace, settings.helperDirectory, settings.maxOutputBytes)
+        let killGrace = Duration.seconds(settings.killGrace)
         var node = BatonNode.Configuration()
+        node.name = settings.nodeName
+        node.retention = settings.retention.map { .seconds($0) }
         node.orchestrator.workers = settings.workers
         node.orchestrator.pollInterval = .seconds(settings.pollInterval)
         node.orchestrator.leaseDuration = .seconds(settings.lease)
+        node.orchestrator.heartbeatInterval = .seconds(settings.heartbeatInterval)
+        node.orchestrator.shutdownDrainTimeout = .seconds(settings.drainTimeout)
         node.orchestrator.liveOutputLimit = settings.maxOutputBytes
         let metrics = ServerMetrics()
         // A shared database tells every node at once what changed; SQLite's node is alone.
@@ -114,6 +143,7 @@ struct Serve: AsyncParsableCommand {
             let interpreter = try await PythonInterpreter.resolve(requested: python)
             var runner = PythonRunner.Configuration(interpreter: interpreter, workspaceRoot: workspace, helperDirectory: helper)
             runner.maxOutputBytes = maxOutput
+            runner.killGracePeriod = killGrace
             return PreparedRunner(runner: PythonRunner(configuration: runner, logger: runnerLogger), interpreter: interpreter)
         }
 
@@ -126,11 +156,14 @@ struct Serve: AsyncParsableCommand {
         let dataDir = settings.dataDir
         let database = settings.database
         let host = settings.host.contains(":") ? "[\(settings.host)]" : settings.host
-        let app = buildApplication(configuration: server, node: baton, tokens: store, metrics: metrics,
+        // A second node with this name is refused before anything listens.
+        try await baton.presence.register()
+        let nodeName = settings.nodeName
+        let app = buildApplication(configuration: server, node: baton, metrics: metrics,
                                    logger: Logger(label: "baton.http")) { port in
             // The one start-up line: everything needed to reach and find this server.
             logger.info("Baton listening on http://\(host):\(port)", metadata: [
-                "data_dir": "\(dataDir)", "database": "\(database)", "workers": "\(workers)", "python": "\(interpreter.path) (\(interpreter.version))",
+                "node": "\(nodeName)", "data_dir": "\(dataDir)", "database": "\(database)", "workers": "\(workers)", "python": "\(interpreter.path) (\(interpreter.version))",
                 "workspace": "\(workspace)", "admin_token_file": "\(tokenFile)",
             ])
         }
@@ -139,8 +172,9 @@ struct Serve: AsyncParsableCommand {
     }
 
     /// Opens the store the settings name, with the queue's policies.
-    private func openStore(_ settings: Settings) async throws -> any PlanStore & TokenStore {
+    private func openStore(_ settings: Settings) async throws -> any BatonStore {
         var policy = QueuePolicy()
+        policy.maxRecoveries = settings.orphanCap
         policy.limits = PlanLimits(defaultTimeoutSeconds: settings.defaultTimeout, maxTimeoutSeconds: settings.maxTimeout)
         policy.maxOutputBytes = settings.maxOutputBytes
         switch settings.database {

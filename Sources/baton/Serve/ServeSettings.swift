@@ -32,8 +32,9 @@ struct Settings {
     /// The flag names of the settings; the environment variable of each is `BATON_` + the name in
     /// upper snake case.
     static let names = [
-        "data-dir", "database", "host", "port", "workers", "poll-interval", "lease", "python", "workspace", "default-timeout",
-        "max-timeout", "max-output-bytes", "max-body-bytes", "max-wait", "synchronous", "log-level", "log-format",
+        "data-dir", "database", "node-name", "host", "port", "workers", "poll-interval", "lease", "heartbeat-interval", "kill-grace",
+        "drain-timeout", "orphan-cap", "retention", "python", "workspace", "default-timeout", "max-timeout", "max-output-bytes",
+        "max-body-bytes", "max-wait", "synchronous", "log-level", "log-format",
     ]
 
     static func variable(_ name: String) -> String {
@@ -42,11 +43,18 @@ struct Settings {
 
     let dataDir: String
     let database: Database
+    let nodeName: String
     let host: String
     let port: Int
     let workers: Int
     let pollInterval: Double
     let lease: Double
+    let heartbeatInterval: Double
+    let killGrace: Double
+    let drainTimeout: Double
+    let orphanCap: Int
+    /// Seconds; `nil` keeps ended plans until pruned by hand.
+    let retention: Double?
     let python: String?
     let workspace: String
     let helperDirectory: String?
@@ -91,6 +99,8 @@ struct Settings {
         host = try value(flags.host, "host", { $0 }) ?? "127.0.0.1"
         port = try value(flags.port, "port", Int.init) ?? 8080
         try check((0...65535).contains(port), "--port must be from 0 to 65535; got \(port)")
+        nodeName = try value(flags.nodeName, "node-name", { $0 }) ?? BatonNode.defaultName(port: port)
+        try check(NodeName.isValid(nodeName), "--node-name must be 1 to 128 letters, digits and . _ : - (not *); got \(nodeName)")
         workers = try value(flags.workers, "workers", Int.init) ?? ProcessInfo.processInfo.activeProcessorCount
         try check(workers >= 1, "--workers must be at least 1; got \(workers)")
         try check(workers <= 1024, "--workers must be at most 1024; got \(workers)")
@@ -98,6 +108,26 @@ struct Settings {
         try check(pollInterval.isFinite && (0.1...3600).contains(pollInterval), "--poll-interval must be from 0.1 to 3600 seconds; got \(pollInterval)")
         lease = try value(flags.lease, "lease", Double.init) ?? 60
         try check(lease.isFinite && (3...86_400).contains(lease), "--lease must be from 3 to 86400 seconds; got \(lease)")
+        heartbeatInterval = try value(flags.heartbeatInterval, "heartbeat-interval", Double.init) ?? lease / 6
+        // Three beats per lease at least, so that a node cut off from the database notices in time
+        // to stop its runs before their leases run out (self-fencing).
+        try check(heartbeatInterval.isFinite && heartbeatInterval >= 0.1 && heartbeatInterval <= lease / 3,
+                  "--heartbeat-interval must be from 0.1 seconds to a third of --lease (\(lease / 3)); got \(heartbeatInterval)")
+        killGrace = try value(flags.killGrace, "kill-grace", Double.init) ?? 5
+        try check(killGrace.isFinite && (0...300).contains(killGrace), "--kill-grace must be from 0 to 300 seconds; got \(killGrace)")
+        drainTimeout = try value(flags.drainTimeout, "drain-timeout", Double.init) ?? 30
+        try check(drainTimeout.isFinite && (0...3600).contains(drainTimeout), "--drain-timeout must be from 0 to 3600 seconds; got \(drainTimeout)")
+        orphanCap = try value(flags.orphanCap, "orphan-cap", Int.init) ?? 3
+        try check((0...1000).contains(orphanCap), "--orphan-cap must be from 0 to 1000; got \(orphanCap)")
+        let retentionText = try value(flags.retention, "retention", { $0 })
+        if let retentionText, retentionText != "off" {
+            guard let parsed = DurationText(retentionText), parsed.seconds >= 60 else {
+                throw ValidationError("--retention takes an age of at least a minute like 30d, 12h or 90m, or off; got \(retentionText)")
+            }
+            retention = parsed.seconds
+        } else {
+            retention = nil
+        }
         python = try value(flags.python, "python", { $0 })
         workspace = try value(flags.workspace, "workspace", { $0 }) ?? cwd
         var isDirectory: ObjCBool = false

@@ -92,8 +92,8 @@ final class OrchestratorFixture: Sendable {
     }
 
     /// How many loops of a running node sleep on its clock when idle: the poll ticker, the lease
-    /// keeper and the upkeep's ticker.
-    static let idleSleepers = 3
+    /// keeper, the upkeep's ticker and the node's heartbeat.
+    static let idleSleepers = 4
 
     /// Shuts down (if still running) and removes everything.
     func tearDown() async {
