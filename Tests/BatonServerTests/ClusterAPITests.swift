@@ -38,7 +38,7 @@ import Testing
             #expect(resumed.object["state"] as? String == "running", "\(resumed.text)")
 
             let unknown = try await client.post("/api/v1/orchestrator/pause", json: #"{"node": "elsewhere"}"#)
-            #expect(unknown.status == .unprocessableContent, "\(unknown.text)")
+            #expect(unknown.status == .notFound, "\(unknown.text)")
             #expect(unknown.text.contains("no node is named elsewhere"), "\(unknown.text)")
             for body in [#"{"node": 7}"#, #"{"node": "has space"}"#, #"{"mode": "immediate"}"#, #"["*"]"#] {
                 let bad = try await client.post("/api/v1/orchestrator/pause", json: body)

@@ -70,8 +70,7 @@ extension Problem {
             default: self.init(.internalServerError, "Internal error", detail: "the server could not complete the request; its log says why")
             }
         case let cluster as ClusterError:
-            self.init(.unprocessableContent, "Unprocessable Content", detail: cluster.message,
-                      issues: [.init(field: "node", message: cluster.message)])
+            self.init(.notFound, "Node not found", detail: cluster.message)
         case let orchestrator as OrchestratorError:
             self.init(orchestrator.code == .generationFailed ? .internalServerError : .serviceUnavailable, "Orchestrator unavailable", detail: orchestrator.message)
         case is NIOTooManyBytesError:
