@@ -50,6 +50,14 @@ let package = Package(
             ]
         ),
         .executableTarget(
+            name: "ClusterBenchmark",
+            dependencies: [
+                "BenchmarkSupport",
+                .product(name: "BatonCore", package: "baton"),
+                .product(name: "BatonClient", package: "baton"),
+            ]
+        ),
+        .executableTarget(
             name: "OrchestratorBenchmark",
             dependencies: ["BenchmarkSupport", .product(name: "BatonCore", package: "baton"), .product(name: "BatonSQLite", package: "baton")]
         ),

@@ -47,6 +47,12 @@ public struct BatonClient: Sendable {
         try await send(.POST, "plans", body: planJSON)
     }
 
+    /// `POST /plans/batch` with `{"plans": [PlanSpec, ...]}` as JSON: every plan enqueued, in
+    /// the order sent, or none.
+    public func enqueueBatch(plansJSON: Data) async throws -> Reply<PlanPage> {
+        try await send(.POST, "plans/batch", body: plansJSON)
+    }
+
     /// `GET /plans/{id}`; with `wait`, held until the plan is terminal or that many seconds pass.
     public func plan(_ id: Int64, wait seconds: Int? = nil) async throws -> Reply<PlanResource> {
         let query = seconds.map { [URLQueryItem(name: "wait", value: String($0))] } ?? []

@@ -245,6 +245,10 @@ public final class PostgresPlanStore: PlanStore {
         return counts
     }
 
+    public func nextLeaseExpiry() async throws -> Date? {
+        try await run { try await $0.first(PostgresQueries.nextLeaseExpiry, logger: self.logger) { try $0.optionalDate("expiry") } ?? nil }
+    }
+
     public func oldestQueuedEnqueuedAt() async throws -> Date? {
         try await run { try await $0.first(PostgresQueries.oldestQueued, logger: self.logger) { Date(millisecondsSince1970: try $0.int64("enqueued_at")) } }
     }

@@ -207,6 +207,10 @@ enum PostgresQueries {
 
     static let countsByStatus: PostgresQuery = "SELECT status, count(*) AS count FROM plans GROUP BY status"
 
+    static let nextLeaseExpiry: PostgresQuery = """
+        SELECT min(lease_expires_at) AS expiry FROM plans WHERE status = 'running'
+        """
+
     static let oldestQueued: PostgresQuery = """
         SELECT enqueued_at FROM plans WHERE status = 'queued' ORDER BY id LIMIT 1
         """

@@ -7,17 +7,15 @@ enum ClusterQueries {
         name, instance, state, generation, workers_total, workers_busy, version, started_at, last_seen_at, lease_ms
         """
 
-    /// Inserts or refreshes a node's row. The name is taken over only from the same instance,
-    /// or from a holder that said it stopped or has not been seen for one of its leases; the
-    /// caller learns from the row count whether it was written.
+    /// Inserts or refreshes a node's row, where ``ClusterRules/nameTakeoverCondition`` allows;
+    /// the caller learns from the row count whether it was written.
     static let beat = """
         INSERT INTO nodes (\(nodeColumns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
         ON CONFLICT (name) DO UPDATE SET
             instance = excluded.instance, state = excluded.state, generation = excluded.generation,
             workers_total = excluded.workers_total, workers_busy = excluded.workers_busy, version = excluded.version,
             started_at = excluded.started_at, last_seen_at = excluded.last_seen_at, lease_ms = excluded.lease_ms
-        WHERE nodes.instance = excluded.instance OR nodes.state IN ('stopped', 'lost')
-           OR nodes.last_seen_at + nodes.lease_ms < excluded.last_seen_at
+        WHERE \(ClusterRules.nameTakeoverCondition)
         """
 
     static let nodes = """

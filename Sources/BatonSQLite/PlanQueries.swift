@@ -96,6 +96,10 @@ enum PlanQueries {
 
     /// Ids grow with time, so the smallest queued id is the oldest queued plan (a seek in
     /// `plans_by_status`).
+    static let nextLeaseExpiry = """
+        SELECT min(lease_expires_at) AS expiry FROM plans INDEXED BY plans_lease_expiry WHERE status = 'running'
+        """
+
     static let oldestQueued = """
         SELECT enqueued_at FROM plans WHERE id = (SELECT min(id) FROM plans WHERE status = 'queued')
         """

@@ -221,6 +221,12 @@ public final class SQLitePlanStore: PlanStore {
         return counts
     }
 
+    public func nextLeaseExpiry() async throws -> Date? {
+        try await read { connection in
+            try connection.firstRow(PlanQueries.nextLeaseExpiry) { $0.optionalInt64("expiry").map(Date.init(millisecondsSince1970:)) } ?? nil
+        }
+    }
+
     public func oldestQueuedEnqueuedAt() async throws -> Date? {
         try await read { connection in
             try connection.firstRow(PlanQueries.oldestQueued) { Date(millisecondsSince1970: $0.int64("enqueued_at")) }

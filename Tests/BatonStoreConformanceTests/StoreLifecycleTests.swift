@@ -147,6 +147,24 @@ import BatonCore
         }
     }
 
+    @Test(arguments: StoreKind.all) func theNextLeaseExpiryIsTheFirstRunningPlansLeaseEnd(_ kind: StoreKind) async throws {
+        try await withStore(kind) { store throws in
+            #expect(try await store.nextLeaseExpiry() == nil)
+            try await store.add(spec())
+            try await store.add(spec())
+            try await store.add(spec())
+            let first = try await store.claimOne(owner: "node-a", at: t0)
+            let second = try await store.claimOne(owner: "node-b", at: t0.adding(seconds: 5))
+            #expect(try await store.nextLeaseExpiry() == t0.adding(seconds: 60))
+            #expect(try await store.renewLeases([try #require(first.currentAttempt)], leaseDuration: .seconds(60),
+                                                now: t0.adding(seconds: 10)).count == 1)
+            #expect(try await store.nextLeaseExpiry() == t0.adding(seconds: 65), "the other plan's lease now ends first")
+            _ = try await store.finish(try #require(second.currentAttempt), outcome: PlanOutcome(status: .succeeded, exitCode: 0),
+                                       now: t0.adding(seconds: 11))
+            #expect(try await store.nextLeaseExpiry() == t0.adding(seconds: 70), "an ended plan holds no lease")
+        }
+    }
+
     @Test(arguments: StoreKind.all) func recoveryRequeuesAtTheOriginalPlaceInLine(_ kind: StoreKind) async throws {
         try await withStore(kind) { store throws in
             let first = try await store.add(spec(priority: 3))

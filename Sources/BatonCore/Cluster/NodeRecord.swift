@@ -89,4 +89,13 @@ public enum ClusterRules {
     /// How long a node acts on a control command after it was issued: older ones were answered
     /// for it (as "no answer") long ago.
     public static let commandValidity: Duration = .seconds(60)
+
+    /// When a node's heartbeat may write the row held under its name, as a SQL condition that
+    /// both stores put in their upsert (`nodes` the row held, `excluded` the one offered): the
+    /// same instance beating again, or a holder that said it stopped, was found lost, or has
+    /// not been seen for one of its leases. So a second live node cannot take a name in use.
+    public static let nameTakeoverCondition = """
+        nodes.instance = excluded.instance OR nodes.state IN ('stopped', 'lost')
+           OR nodes.last_seen_at + nodes.lease_ms < excluded.last_seen_at
+        """
 }

@@ -11,7 +11,8 @@ import ServiceLifecycle
 /// start a generation. On a node that does not lead, ticks do nothing. What it queues reaches
 /// orchestrators as a ``QueueSignal/plansAvailable`` through the ``PlanQueue``. A forced poll
 /// runs it on any node (``runNow()``; every step is safe to run on two nodes at once); a retry
-/// due soon asks for an early round (``runSoon(after:)``).
+/// due soon asks for an early round (``runSoon(after:)``), and so does the first running plan's
+/// lease end, so that a lost run is recovered as soon as its lease allows.
 public actor MaintenanceService: Service {
     /// How often the upkeep runs, and what it keeps.
     public struct Configuration: Sendable {
@@ -26,6 +27,7 @@ public actor MaintenanceService: Service {
     }
 
     private let configuration: Configuration
+    private let store: any PlanStore
     private let rescuer: LeaseRescuer
     private let promoter: ScheduledPromoter
     private let cluster: any ClusterStore
@@ -38,15 +40,19 @@ public actor MaintenanceService: Service {
     private var failedRounds = 0
     private var lastPrune: Date?
 
-    /// - Parameter leadership: Whether this node leads; alone, it always does.
-    public init(queue: PlanQueue, cluster: any ClusterStore, leadership: Leadership = .alone(), configuration: Configuration = .init(),
+    /// - Parameters:
+    ///   - pruner: The node's pruner, which retention uses.
+    ///   - leadership: Whether this node leads; alone, it always does.
+    public init(queue: PlanQueue, cluster: any ClusterStore, pruner: Pruner, leadership: Leadership = .alone(),
+                configuration: Configuration = .init(),
                 clock: any Clock<Duration> = ContinuousClock(), now: @escaping @Sendable () -> Date = Date.init,
                 logger: Logger = Logger(label: "baton.maintenance")) {
         self.configuration = configuration
+        store = queue.store
         rescuer = LeaseRescuer(queue: queue)
         promoter = ScheduledPromoter(queue: queue)
         self.cluster = cluster
-        pruner = Pruner(store: queue.store, cluster: cluster)
+        self.pruner = pruner
         self.leadership = leadership
         ticker = PollTicker(interval: configuration.interval, jitter: configuration.jitter, clock: clock, now: now)
         self.now = now
@@ -89,6 +95,7 @@ public actor MaintenanceService: Service {
         do {
             _ = try await rescuer.rescue(now: now)
             _ = try await promoter.promote(now: now)
+            try await scheduleNextRecovery()
             try await tidyCluster(now: now)
             try await pruneIfDue(now: now)
             failedRounds = 0
@@ -99,6 +106,15 @@ public actor MaintenanceService: Service {
                          metadata: ["error": "\(error)", "rounds.failed": "\(failedRounds)"])
             throw error
         }
+    }
+
+    /// Asks for a round just after the first running plan's lease runs out, so that a run lost
+    /// with its node is recovered then, not up to an interval later.
+    private func scheduleNextRecovery() async throws {
+        guard let expiry = try await store.nextLeaseExpiry() else { return }
+        // A lease is recovered once it has run out: one millisecond past its end.
+        let wait = max(0, expiry.timeIntervalSince(now())) + 0.001
+        ticker.tick(after: .milliseconds(Int64((wait * 1000).rounded(.up))))
     }
 
     /// Marks nodes lost that stopped heartbeating, and forgets what is no longer needed.

@@ -64,7 +64,9 @@ public struct BatonNode: Sendable {
         upkeep.interval = configuration.maintenanceInterval ?? configuration.orchestrator.pollInterval
         upkeep.jitter = configuration.orchestrator.pollJitter
         upkeep.retention = configuration.retention
-        maintenance = MaintenanceService(queue: queue, cluster: store, leadership: leadership, configuration: upkeep, clock: clock, now: now,
+        let pruner = Pruner(store: store, cluster: store)
+        self.pruner = pruner
+        maintenance = MaintenanceService(queue: queue, cluster: store, pruner: pruner, leadership: leadership, configuration: upkeep, clock: clock, now: now,
                                          logger: logger("baton.maintenance"))
         orchestrator = Orchestrator(configuration: configuration.orchestrator, queue: queue, maintenance: maintenance, clock: clock,
                                     now: now, logger: logger("baton.orchestrator"), metrics: metrics, prepareRunner: prepareRunner)
@@ -75,7 +77,6 @@ public struct BatonNode: Sendable {
                                               lease: configuration.orchestrator.leaseDuration)
         presence = NodePresence(configuration: beat, store: store, orchestrator: orchestrator, leadership: leadership, maintenance: maintenance,
                                 onBeat: { await control.followCommands() }, clock: clock, now: now, logger: logger("baton.node"))
-        pruner = Pruner(store: store, cluster: store)
     }
 
     /// The name a node takes unless told otherwise: `host:port`, or `host:pid` when the port is

@@ -60,6 +60,10 @@ public protocol PlanStore: Sendable {
     /// Moves scheduled plans whose time has come to the queue; returns them, in id order.
     func promoteDueScheduled(now: Date) async throws -> [Plan]
 
+    /// When the first lease of a running plan runs out; `nil` when nothing runs. The leader's
+    /// next lease recovery is due then.
+    func nextLeaseExpiry() async throws -> Date?
+
     func plan(_ id: Int64) async throws -> Plan?
 
     /// A page of plans, newest first.

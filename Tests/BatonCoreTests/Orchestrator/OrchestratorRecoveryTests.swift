@@ -26,10 +26,11 @@ import Testing
     }
 
     @Test func aRunningPlanKeepsItsLeaseThroughHeartbeats() async throws {
-        try await OrchestratorFixture.with(workers: 1, pollInterval: .milliseconds(200), lease: .seconds(3)) { fixture in
+        try await OrchestratorFixture.with(workers: 1, pollInterval: .milliseconds(200), lease: .seconds(9)) { fixture in
             // Runs longer than its lease; without heartbeats it would be recovered and rerun. Heartbeats
-            // come every half second, so a loaded machine delaying one or two does not matter.
-            let plan = try await fixture.enqueue(PlanSpec(entryPoint: .code("import time\ntime.sleep(5)\nprint('done')")))
+            // come every 1.5 s, and the node fences its own run only after 5.75 s without a renewal, so
+            // a loaded machine stalling the keeper for a few seconds does not matter.
+            let plan = try await fixture.enqueue(PlanSpec(entryPoint: .code("import time\ntime.sleep(10)\nprint('done')")))
             let finished = await fixture.waitFor(plan.id, .succeeded)
             #expect(finished?.attempt == 1)
             #expect(finished?.recoveries == 0)
