@@ -13,16 +13,16 @@ struct JSONLogHandler: LogHandler {
         set { metadata[key] = newValue }
     }
 
-    func log(level: Logger.Level, message: Logger.Message, metadata explicit: Logger.Metadata?,
-             source: String, file: String, function: String, line: UInt) {
+    func log(event: LogEvent) {
         var record: [String: String] = [:]
-        for (key, value) in metadata.merging(explicit ?? [:], uniquingKeysWith: { $1 }) {
+        for (key, value) in metadata.merging(event.metadata ?? [:], uniquingKeysWith: { $1 }) {
             record[key] = "\(value)"
         }
+        if let error = event.error { record["error"] = "\(error)" }
         record["ts"] = Self.timestamp()
-        record["level"] = level.rawValue
+        record["level"] = event.level.rawValue
         record["logger"] = label
-        record["message"] = "\(message)"
+        record["message"] = "\(event.message)"
         guard var json = try? JSONSerialization.data(withJSONObject: record, options: [.sortedKeys, .withoutEscapingSlashes]) else { return }
         json.append(UInt8(ascii: "\n"))
         try? FileHandle.standardError.write(contentsOf: json)
