@@ -196,6 +196,14 @@ public struct HealthReport: Decodable, Sendable {
     public let pythonVersion: String?
     /// The server's Baton version.
     public let version: String
+    /// Whether plans run in a sandbox; absent from servers older than the sandbox.
+    public let sandbox: SandboxState?
+
+    /// `on`, or `off` with the reason.
+    public struct SandboxState: Decodable, Sendable {
+        public let state: String
+        public let reason: String?
+    }
 }
 
 /// An answer of the API: the decoded value and the JSON exactly as the server sent it.

@@ -29,7 +29,7 @@ public func buildApplication(
     }
     let (viewer, producer, admin) = (requiring(.viewer), requiring(.producer), requiring(.admin))
 
-    HealthController(orchestrator: node.orchestrator).addRoutes(to: api)
+    HealthController(orchestrator: node.orchestrator, sandbox: configuration.sandbox).addRoutes(to: api)
     PlansController(queue: node.queue, orchestrator: node.orchestrator, configuration: configuration)
         .addRoutes(viewer: viewer, producer: producer)
     OrchestratorController(node: node, configuration: configuration)

@@ -10,6 +10,8 @@ public struct ServerConfiguration: Sendable {
     public var maxBodyBytes = 1 << 20
     /// The longest `?wait=` a plan request may hold (`--max-wait`); a longer one is clamped.
     public var maxWait: Duration = .seconds(300)
+    /// Whether plans run sandboxed, as `GET /health` reports it (`--sandbox`).
+    public var sandbox: Sandbox.Decision = .off(reason: "--sandbox off")
 
     public init() {}
 }

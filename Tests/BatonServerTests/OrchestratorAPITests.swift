@@ -38,6 +38,10 @@ import Testing
             #expect(health.status == .ok)
             #expect(health.object["status"] as? String == "ok")
             #expect(health.object["orchestrator"] as? String == "running")
+            // The test server runs plans unsandboxed, and says why.
+            let sandbox = health.object["sandbox"] as? [String: Any]
+            #expect(sandbox?["state"] as? String == "off")
+            #expect(sandbox?["reason"] as? String == "--sandbox off")
         }
     }
 }

@@ -92,8 +92,13 @@ extension PythonRunner {
     }
 
     /// The child's whole environment: nothing of the server's own beyond `PATH`, `HOME` and `LANG`.
+    /// In a sandbox, `HOME` and `TMPDIR` are the plan's own, in its private `/tmp`.
     func environment(for plan: Plan, attempt: Int) -> [String: String] {
         var environment = configuration.baseEnvironment
+        if configuration.sandbox != nil {
+            environment["HOME"] = Sandbox.home
+            environment["TMPDIR"] = "/tmp"
+        }
         environment["PYTHONUNBUFFERED"] = "1"
         environment.merge(plan.env) { _, planValue in planValue }
         if let helper = configuration.helperDirectory {

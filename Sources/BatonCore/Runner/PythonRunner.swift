@@ -26,6 +26,8 @@ public struct PythonRunner: PlanRunner {
         public var killGracePeriod: Duration = .seconds(5)
         /// The part of the server's environment children get: `PATH`, `HOME`, `LANG`.
         public var baseEnvironment: [String: String]
+        /// The sandbox plans run in; `nil` runs them as the server's user, unsandboxed.
+        public var sandbox: Sandbox?
         /// Where private directories for inline code are made.
         public var scratchRoot: String = NSTemporaryDirectory().hasSuffix("/") ? String(NSTemporaryDirectory().dropLast()) : NSTemporaryDirectory()
 
@@ -82,12 +84,13 @@ public struct PythonRunner: PlanRunner {
             Environment.Key(rawValue: key).map { ($0, value) }
         }))
         let planLogger = logger.with(plan: plan.id, attempt: attempt)
+        let (executable, arguments) = command(for: launch)
 
         let execution: ExecutionResult<Supervision, SequenceOutput, SequenceOutput>
         do {
             execution = try await Subprocess.run(
-                .path(FilePath(configuration.interpreter.path)),
-                arguments: Arguments(launch.arguments),
+                .path(FilePath(executable)),
+                arguments: Arguments(arguments),
                 environment: environment,
                 workingDirectory: FilePath(configuration.workspaceRoot),
                 platformOptions: platform,
@@ -112,6 +115,8 @@ public struct PythonRunner: PlanRunner {
         let supervision = execution.closureResult
         let termination = supervision.termination
         let exit: RunVerdict.Exit = switch execution.terminationStatus {
+        // bubblewrap passes on a signal's end as the shell does, as 128 + the signal.
+        case .exited(let code) where configuration.sandbox != nil && (129...192).contains(code): .signal(code - 128)
         case .exited(let code): .code(code)
         case .signaled(let signal): .signal(signal)
         }
@@ -124,6 +129,14 @@ public struct PythonRunner: PlanRunner {
         ])
         return RunReport(outcome: outcome, steps: steps, stdout: supervision.stdout, stderr: supervision.stderr,
                          processGroup: processGroup, termination: termination, resources: supervision.resources)
+    }
+
+    /// The executable and arguments that start `launch`: the interpreter, or bubblewrap running it.
+    private func command(for launch: Launch) -> (String, [String]) {
+        guard let sandbox = configuration.sandbox else { return (configuration.interpreter.path, launch.arguments) }
+        let readable = [launch.scratchDirectory, configuration.helperDirectory].compactMap { $0 }
+        return (sandbox.bwrap, sandbox.arguments(running: [configuration.interpreter.path] + launch.arguments,
+                                                 workspace: workspaceRealPath, readable: readable))
     }
 
     /// What was learned while the child ran.

@@ -7,6 +7,7 @@ import Hummingbird
 struct HealthController: Sendable {
     /// Its status answers only if the database does, so one call checks both.
     let orchestrator: Orchestrator
+    let sandbox: Sandbox.Decision
 
     func addRoutes(to group: RouterGroup<BatonRequestContext>) {
         group.get("health", use: health)
@@ -31,6 +32,15 @@ struct HealthController: Sendable {
         json.string("orchestrator", status?.state.rawValue)
         json.string("python_version", status?.python?.version)
         json.string("version", BatonVersion.current)
+        json.object("sandbox") { json in
+            switch sandbox {
+            case .on:
+                json.string("state", "on")
+            case .off(let reason):
+                json.string("state", "off")
+                json.string("reason", reason)
+            }
+        }
         return .json(json.finished, status: problems.isEmpty ? .ok : .serviceUnavailable)
     }
 }

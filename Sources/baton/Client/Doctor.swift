@@ -57,6 +57,11 @@ struct Doctor: AsyncParsableCommand {
             let health = try await client.health().value
             report(health.status == "ok", "server", "\(client.server.absoluteString) answers: \(health.status), version \(health.version)"
                 + (health.problems.isEmpty ? "" : " (" + health.problems.joined(separator: "; ") + ")"))
+            if let sandbox = health.sandbox {
+                // A warning, not a failure: running unsandboxed is a choice (--sandbox off) or the machine's limit.
+                print(sandbox.state == "on" ? "ok   sandbox: plans run in a sandbox"
+                                            : "warn sandbox: off, plans run as the server's user (\(sandbox.reason ?? "no reason given"))")
+            }
             do {
                 let state = try await client.orchestrator().value
                 report(true, "token", "accepted; orchestrator \(state.state), \(state.workers.busy)/\(state.workers.total) workers busy")

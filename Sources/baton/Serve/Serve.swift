@@ -64,6 +64,13 @@ struct Serve: AsyncParsableCommand {
         every 10 minutes. [default: off]
         """, valueName: "age"))
     var retention: String?
+    @Option(help: ArgumentHelp("""
+        auto, on or off: run each plan in a sandbox (bubblewrap) with its own process and mount namespaces: \
+        everything it starts ends with it, the file system is read-only but for the workspace, /tmp and HOME \
+        are its own, and the data directory, database and config file are hidden. auto runs plans unsandboxed \
+        where the machine cannot (saying so in the log); on refuses to start then. [default: off]
+        """, valueName: "mode"))
+    var sandbox: String?
     @Option(help: ArgumentHelp("The Python interpreter. [default: python3 on PATH]", valueName: "path"))
     var python: String?
     @Option(help: ArgumentHelp("Directory scripts are relative to, and the plans' working directory. [default: the current directory]", valueName: "dir"))
@@ -124,6 +131,13 @@ struct Serve: AsyncParsableCommand {
             try? FileHandle.standardOutput.write(contentsOf: Data(message.utf8))
         }
 
+        let sandbox = try await Sandbox.decide(settings.sandbox, hiddenDirectories: [URL(fileURLWithPath: settings.dataDir).standardizedFileURL.path],
+                                               hiddenFiles: settings.privateFiles)
+        switch sandbox {
+        case .on(let sandbox): logger.info("plans run in a sandbox", metadata: ["sandbox": "\(sandbox.bwrap)"])
+        case .off(let reason) where settings.sandbox == .auto: logger.warning("plans run unsandboxed, as this server's user", metadata: ["reason": "\(reason)"])
+        case .off: break
+        }
         let runnerLogger = Logger(label: "baton.runner")
         let (python, workspace, helper, maxOutput) = (settings.python, settings.workspace, settings.helperDirectory, settings.maxOutputBytes)
         let killGrace = Duration.seconds(settings.killGrace)
@@ -144,6 +158,7 @@ struct Serve: AsyncParsableCommand {
             var runner = PythonRunner.Configuration(interpreter: interpreter, workspaceRoot: workspace, helperDirectory: helper)
             runner.maxOutputBytes = maxOutput
             runner.killGracePeriod = killGrace
+            runner.sandbox = sandbox.sandbox
             return PreparedRunner(runner: PythonRunner(configuration: runner, logger: runnerLogger), interpreter: interpreter)
         }
 
@@ -152,6 +167,7 @@ struct Serve: AsyncParsableCommand {
         server.port = settings.port
         server.maxBodyBytes = settings.maxBodyBytes
         server.maxWait = .seconds(settings.maxWait)
+        server.sandbox = sandbox
         let workers = settings.workers
         let dataDir = settings.dataDir
         let database = settings.database

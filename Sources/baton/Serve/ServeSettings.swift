@@ -34,7 +34,7 @@ struct Settings {
     static let names = [
         "data-dir", "database", "node-name", "host", "port", "workers", "poll-interval", "lease", "heartbeat-interval", "kill-grace",
         "drain-timeout", "orphan-cap", "retention", "python", "workspace", "default-timeout", "max-timeout", "max-output-bytes",
-        "max-body-bytes", "max-wait", "synchronous", "log-level", "log-format",
+        "max-body-bytes", "max-wait", "synchronous", "log-level", "log-format", "sandbox",
     ]
 
     static func variable(_ name: String) -> String {
@@ -66,6 +66,10 @@ struct Settings {
     let synchronous: SQLiteSynchronous
     let logLevel: Logger.Level
     let logFormat: LogFormat
+    let sandbox: Sandbox.Mode
+    /// Files of the server's that plans must not see, beside the data directory: the database
+    /// when it lies outside it, and the configuration file.
+    let privateFiles: [String]
 
     init(_ flags: Serve, environment: [String: String] = ProcessInfo.processInfo.environment) throws {
         let configPath = flags.config ?? environment["BATON_CONFIG"].flatMap { $0.isEmpty ? nil : $0 }
@@ -155,6 +159,12 @@ struct Settings {
         let format = try value(flags.logFormat, "log-format", { $0 }) ?? "text"
         guard let logFormat = LogFormat(rawValue: format) else { throw ValidationError("--log-format must be text or json; got \(format)") }
         self.logFormat = logFormat
+        let sandboxText = try value(flags.sandbox, "sandbox", { $0 }) ?? "off"
+        guard let sandbox = Sandbox.Mode(rawValue: sandboxText) else { throw ValidationError("--sandbox must be auto, on or off; got \(sandboxText)") }
+        self.sandbox = sandbox
+        var privateFiles = configPath.map { [$0] } ?? []
+        if case .sqlite(let path) = database { privateFiles += [path, path + "-wal", path + "-shm"] }
+        self.privateFiles = privateFiles.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
         helperDirectory = Self.helperDirectory(environment: environment, workspace: workspace)
         if let configured = environment["BATON_HELPER_DIR"] {
             try check(FileManager.default.fileExists(atPath: configured + "/baton_plan.py"),

@@ -15,7 +15,7 @@ struct RunnerFixture: ~Copyable {
     let workspace = try! TemporaryDirectory()
     let runner: PythonRunner
 
-    init(maxOutputBytes: Int = 1 << 20, grace: Duration = .seconds(5), helper: Bool = true) async throws {
+    init(maxOutputBytes: Int = 1 << 20, grace: Duration = .seconds(5), helper: Bool = true, sandbox: Sandbox? = nil) async throws {
         var configuration = PythonRunner.Configuration(
             interpreter: try await sharedInterpreter.value,
             workspaceRoot: workspace.path,
@@ -23,6 +23,7 @@ struct RunnerFixture: ~Copyable {
         )
         configuration.maxOutputBytes = maxOutputBytes
         configuration.killGracePeriod = grace
+        configuration.sandbox = sandbox
         runner = PythonRunner(configuration: configuration, logger: quietLogger)
     }
 
@@ -69,4 +70,18 @@ func isAlive(_ pid: Int32) -> Bool {
           let close = stat.lastIndex(of: ")") else { return false }
     let state = stat[stat.index(close, offsetBy: 2)]
     return state != "Z" && state != "X"
+}
+
+/// bubblewrap on this machine, hiding `directories` from plans; `nil`, with a printed notice,
+/// where it cannot run (a developer's machine without it). CI sets `BATON_TEST_REQUIRE_SANDBOX`,
+/// and then a sandbox that cannot run fails the test instead.
+func testSandbox(hiding directories: [String] = [], files: [String] = []) async throws -> Sandbox? {
+    let required = ProcessInfo.processInfo.environment["BATON_TEST_REQUIRE_SANDBOX"] != nil
+    switch try await Sandbox.decide(required ? .on : .auto, hiddenDirectories: directories, hiddenFiles: files) {
+    case .on(let sandbox):
+        return sandbox
+    case .off(let reason):
+        print("note: plans are not tested in a sandbox here: \(reason)")
+        return nil
+    }
 }

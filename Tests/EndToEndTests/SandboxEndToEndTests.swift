@@ -1,0 +1,81 @@
+import BatonClient
+import BatonCore
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `baton serve --sandbox`: what a plan can no longer reach of the server, and how the server
+/// says whether plans are sandboxed.
+@Suite("sandboxed plans end to end")
+struct SandboxEndToEndTests {
+    /// Whether bubblewrap runs here; CI sets `BATON_TEST_REQUIRE_SANDBOX`, and then it must.
+    static func sandboxAvailable() async throws -> Bool {
+        guard case .off(let reason) = try await Sandbox.decide(.auto, hiddenDirectories: [], hiddenFiles: []) else { return true }
+        try #require(ProcessInfo.processInfo.environment["BATON_TEST_REQUIRE_SANDBOX"] == nil, "no sandbox in CI: \(reason)")
+        print("note: sandboxed baton serve is not tested here: \(reason)")
+        return false
+    }
+
+    @Test("a sandboxed plan cannot read the admin token, the database or the server's environment")
+    func theServerIsOutOfReach() async throws {
+        guard try await Self.sandboxAvailable() else { return }
+        let directory = try TestDirectory()
+        defer { directory.remove() }
+        try await ServerProcess.with(dataDir: directory.dataDir, workspace: directory.workspace, arguments: ["--sandbox", "on"]) { server in
+            let peek = """
+                import json, os
+                def read(path):
+                    try:
+                        with open(path, "rb") as f:
+                            return "read %d bytes" % len(f.read())
+                    except OSError as error:
+                        return type(error).__name__
+                print(json.dumps({"token": read("\(server.dataDir)/admin.token"), "database": read("\(server.dataDir)/baton.sqlite"),
+                                  "server": read("/proc/\(server.processID)/environ"), "uid": os.getuid()}))
+                """
+            let body = try JSONSerialization.data(withJSONObject: ["code": peek])
+            let plan = try await server.client.enqueue(planJSON: body).value
+            let finished = try await server.client.plan(plan.id, wait: 60).value
+            #expect(finished.status == "succeeded", "\(finished)")
+            let seen = try #require(try JSONSerialization.jsonObject(with: Data(try await server.client.output(of: plan.id, stream: "stdout").utf8)) as? [String: Any])
+            #expect(seen["token"] as? String == "FileNotFoundError", "\(seen)")
+            #expect(seen["database"] as? String == "FileNotFoundError", "\(seen)")
+            #expect(seen["server"] as? String == "FileNotFoundError", "\(seen)")
+
+            let health = try await server.client.health().value
+            #expect(health.sandbox?.state == "on")
+            let doctor = try await baton(["doctor", "--data-dir", server.dataDir], environment: server.environment())
+            #expect(doctor.stdout.contains("ok   sandbox: plans run in a sandbox"), "\(doctor)")
+        }
+    }
+
+    @Test("without bubblewrap, auto runs plans unsandboxed and says why; on refuses to start")
+    func withoutBubblewrap() async throws {
+        let directory = try TestDirectory()
+        defer { directory.remove() }
+        // A PATH with Python on it and no bwrap.
+        let bin = directory.root + "/bin"
+        try FileManager.default.createDirectory(atPath: bin, withIntermediateDirectories: true)
+        let python = try #require(["/usr/bin/python3", "/usr/local/bin/python3"].first(where: FileManager.default.isExecutableFile(atPath:)))
+        try FileManager.default.createSymbolicLink(atPath: bin + "/python3", withDestinationPath: python)
+        let environment = ["PATH": bin]
+
+        let refused = try await baton(["serve", "--data-dir", directory.dataDir, "--workspace", directory.workspace, "--port", "0",
+                                       "--sandbox", "on"], environment: environment)
+        #expect(refused.status != 0)
+        #expect(refused.stderr.contains("--sandbox on, but bubblewrap (bwrap) is not installed"), "\(refused)")
+
+        try await ServerProcess.with(dataDir: directory.dataDir, workspace: directory.workspace, arguments: ["--sandbox", "auto"],
+                                     environment: environment) { server in
+            #expect(server.log.contains("plans run unsandboxed"), "\(server.log)")
+            let health = try await server.client.health().value
+            #expect(health.sandbox?.state == "off")
+            #expect(health.sandbox?.reason?.contains("bubblewrap (bwrap) is not installed") == true, "\(String(describing: health.sandbox))")
+            let doctor = try await baton(["doctor", "--data-dir", server.dataDir], environment: server.environment().merging(environment) { $1 })
+            #expect(doctor.stdout.contains("warn sandbox: off"), "\(doctor)")
+        }
+    }
+}
