@@ -43,7 +43,7 @@ struct CrashRecoveryTests {
     func killNineAndRestart() async throws {
         let directory = try TestDirectory()
         defer { directory.remove() }
-        let gate = Gate(directory: directory.root)
+        let gate = Gate(directory: directory.workspace)
         defer { gate.open() }
         try directory.write(script: "crash_plan.py", Self.plan(gate: gate))
         _ = FileManager.default.createFile(atPath: directory.workspace + "/hold", contents: nil)
@@ -139,7 +139,7 @@ struct FollowAcrossRestartTests {
         defer { directory.remove() }
         // The first attempt stops at a gate after line 3 and is still running when the server is
         // killed; the rerun (attempt 2) prints every line.
-        let gate = Gate(directory: directory.root)
+        let gate = Gate(directory: directory.workspace)
         defer { gate.open() }
         try directory.write(script: "slow_count.py", """
             import os, time

@@ -10,12 +10,13 @@ import Testing
 import Glibc
 #endif
 
-/// `baton serve` nodes on one PostgreSQL database, each with a name (`a`, `b`, ...) and a
-/// workspace of its own holding the same scripts, written so that each says which node ran it:
-/// `once.py` logs its start and end, and holds a lock on its key while it runs (a second live
-/// run of a plan logs `overlap`); `gated.py` does the same, beating into a file while it waits
-/// for the gate to open.
+/// `baton serve` nodes on one PostgreSQL database, each with a name (`a`, `b`, ...), sharing one
+/// workspace (``root``) whose scripts say which node ran them (`BATON_NODE`) in files beside
+/// them: `once.py` logs its start and end, and holds a lock on its key while it runs (a second
+/// live run of a plan logs `overlap`); `gated.py` does the same, beating into a file while it
+/// waits for the gate to open. Plans write nowhere else, so the nodes may sandbox them.
 struct NodeCluster: Sendable {
+    /// The shared workspace.
     let root: String
     let database: String
     let nodes: [ServerProcess]
@@ -76,17 +77,14 @@ struct NodeCluster: Sendable {
         let directory = try TestDirectory()
         defer { directory.remove() }
         do {
-            try FileManager.default.createDirectory(atPath: directory.root + "/locks", withIntermediateDirectories: true)
-            for name in names {
-                let workspace = directory.root + "/workspace-" + name
-                try FileManager.default.createDirectory(atPath: workspace, withIntermediateDirectories: true)
-                for (file, source) in scripts(node: name, root: directory.root) {
-                    try source.write(toFile: workspace + "/" + file, atomically: true, encoding: .utf8)
-                }
+            let workspace = directory.workspace
+            try FileManager.default.createDirectory(atPath: workspace + "/locks", withIntermediateDirectories: true)
+            for (file, source) in scripts(root: workspace) {
+                try source.write(toFile: workspace + "/" + file, atomically: true, encoding: .utf8)
             }
             try await start(names[...], root: directory.root, arguments: arguments, database: database, databaseURL: databaseURL,
                             started: []) { nodes in
-                try await body(NodeCluster(root: directory.root, database: database, nodes: nodes))
+                try await body(NodeCluster(root: workspace, database: database, nodes: nodes))
             }
         } catch {
             await TestPostgres.dropDatabase(database, on: server)
@@ -102,7 +100,7 @@ struct NodeCluster: Sendable {
     ) async throws {
         guard let name = names.first else { return try await body(started) }
         try await ServerProcess.with(
-            dataDir: root + "/data-" + name, workspace: root + "/workspace-" + name,
+            dataDir: root + "/data-" + name, workspace: root + "/workspace",
             arguments: ["--database", databaseURL(name, database), "--node-name", name] + arguments
         ) { node in
             try await start(names.dropFirst(), root: root, arguments: arguments, database: database, databaseURL: databaseURL,
@@ -110,10 +108,10 @@ struct NodeCluster: Sendable {
         }
     }
 
-    private static func scripts(node: String, root: String) -> [String: String] {
+    private static func scripts(root: String) -> [String: String] {
         let common = """
             import fcntl, json, os, sys, time
-            NODE, ROOT = "\(node)", "\(root)"
+            NODE, ROOT = os.environ["BATON_NODE"], "\(root)"
             key = json.load(sys.stdin)["key"]
 
             def log(what):

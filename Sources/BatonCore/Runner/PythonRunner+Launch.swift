@@ -107,6 +107,7 @@ extension PythonRunner {
         environment["BATON_EXECUTION_MODE"] = "test"
         environment["BATON_PLAN_ID"] = String(plan.id)
         environment["BATON_ATTEMPT"] = String(attempt)
+        if let node = configuration.nodeName { environment["BATON_NODE"] = node }
         return environment
     }
 

@@ -26,6 +26,8 @@ public struct PythonRunner: PlanRunner {
         public var killGracePeriod: Duration = .seconds(5)
         /// The part of the server's environment children get: `PATH`, `HOME`, `LANG`.
         public var baseEnvironment: [String: String]
+        /// The node's name, given to plans as `BATON_NODE` (`--node-name`); `nil` gives none.
+        public var nodeName: String?
         /// The sandbox plans run in; `nil` runs them as the server's user, unsandboxed.
         public var sandbox: Sandbox?
         /// Where private directories for inline code are made.

@@ -68,7 +68,7 @@ struct Serve: AsyncParsableCommand {
         auto, on or off: run each plan in a sandbox (bubblewrap) with its own process and mount namespaces: \
         everything it starts ends with it, the file system is read-only but for the workspace, /tmp and HOME \
         are its own, and the data directory, database and config file are hidden. auto runs plans unsandboxed \
-        where the machine cannot (saying so in the log); on refuses to start then. [default: off]
+        where the machine cannot (saying so in the log); on refuses to start then. [default: auto]
         """, valueName: "mode"))
     var sandbox: String?
     @Option(help: ArgumentHelp("The Python interpreter. [default: python3 on PATH]", valueName: "path"))
@@ -141,6 +141,7 @@ struct Serve: AsyncParsableCommand {
         let runnerLogger = Logger(label: "baton.runner")
         let (python, workspace, helper, maxOutput) = (settings.python, settings.workspace, settings.helperDirectory, settings.maxOutputBytes)
         let killGrace = Duration.seconds(settings.killGrace)
+        let nodeName = settings.nodeName
         var node = BatonNode.Configuration()
         node.name = settings.nodeName
         node.retention = settings.retention.map { .seconds($0) }
@@ -159,6 +160,7 @@ struct Serve: AsyncParsableCommand {
             runner.maxOutputBytes = maxOutput
             runner.killGracePeriod = killGrace
             runner.sandbox = sandbox.sandbox
+            runner.nodeName = nodeName
             return PreparedRunner(runner: PythonRunner(configuration: runner, logger: runnerLogger), interpreter: interpreter)
         }
 
@@ -174,7 +176,6 @@ struct Serve: AsyncParsableCommand {
         let host = settings.host.contains(":") ? "[\(settings.host)]" : settings.host
         // A second node with this name is refused before anything listens.
         try await baton.presence.register()
-        let nodeName = settings.nodeName
         let app = buildApplication(configuration: server, node: baton, metrics: metrics,
                                    logger: Logger(label: "baton.http")) { port in
             // The one start-up line: everything needed to reach and find this server.

@@ -159,7 +159,7 @@ struct Settings {
         let format = try value(flags.logFormat, "log-format", { $0 }) ?? "text"
         guard let logFormat = LogFormat(rawValue: format) else { throw ValidationError("--log-format must be text or json; got \(format)") }
         self.logFormat = logFormat
-        let sandboxText = try value(flags.sandbox, "sandbox", { $0 }) ?? "off"
+        let sandboxText = try value(flags.sandbox, "sandbox", { $0 }) ?? "auto"
         guard let sandbox = Sandbox.Mode(rawValue: sandboxText) else { throw ValidationError("--sandbox must be auto, on or off; got \(sandboxText)") }
         self.sandbox = sandbox
         var privateFiles = configPath.map { [$0] } ?? []
