@@ -9,6 +9,10 @@ import Foundation
 /// - Baton: the same plans through `WorkerPool` and `PythonRunner` with W slots (stdin input,
 ///   captured output, result-block scanning, process-group teardown, rusage).
 ///
+/// Then, where bubblewrap runs, the cost of the sandbox: the same plans at W = 2 sandboxed and
+/// not (ratio), and start-up — from the runner's start to the plan's first statement — p50 and
+/// p99 of each, alternating.
+///
 ///     swift run -c release --package-path Benchmarks RunnerBenchmark [--plans 500] [--rounds 3]
 @main
 struct RunnerBenchmark {
@@ -34,17 +38,60 @@ struct RunnerBenchmark {
                          workers, Floor.seconds(floor), Floor.seconds(floor) * 1000 / Double(plans), Floor.seconds(pool),
                          Floor.seconds(pool) * 1000 / Double(plans), Floor.seconds(pool) / Floor.seconds(floor)))
         }
+        try await sandboxCost(plans: plans, rounds: rounds, python: python, workspace: workspace)
+    }
+
+    static func sandboxCost(plans: Int, rounds: Int, python: PythonInterpreter, workspace: String) async throws {
+        print("")
+        guard case .on(let sandbox) = try await Sandbox.decide(.auto, hiddenDirectories: [], hiddenFiles: []) else {
+            print("sandbox: bubblewrap cannot run here; not measured")
+            return
+        }
+        var open = Duration.seconds(1_000_000)
+        var sandboxed = Duration.seconds(1_000_000)
+        for _ in 0..<rounds {
+            open = min(open, try await throughPool(plans: plans, workers: 2, python: python, workspace: workspace))
+            sandboxed = min(sandboxed, try await throughPool(plans: plans, workers: 2, python: python, workspace: workspace, sandbox: sandbox))
+        }
+        print(String(format: "W=2   unsandboxed %6.2f s (%5.1f ms/plan)   sandboxed %6.2f s (%5.1f ms/plan)   ratio %.3f×   (target ≤ 1.05×)",
+                     Floor.seconds(open), Floor.seconds(open) * 1000 / Double(plans), Floor.seconds(sandboxed),
+                     Floor.seconds(sandboxed) * 1000 / Double(plans), Floor.seconds(sandboxed) / Floor.seconds(open)))
+        try "import time\nprint(time.time_ns(), flush=True)\n".write(toFile: workspace + "/stamp.py", atomically: true, encoding: .utf8)
+        let plain = PythonRunner(configuration: .init(interpreter: python, workspaceRoot: workspace), logger: Floor.quiet)
+        var configuration = PythonRunner.Configuration(interpreter: python, workspaceRoot: workspace)
+        configuration.sandbox = sandbox
+        let walled = PythonRunner(configuration: configuration, logger: Floor.quiet)
+        let stamp = try await claimedPlans(1, script: "stamp.py")[0]
+        var plainLatency: [Double] = []
+        var sandboxLatency: [Double] = []
+        for _ in 0..<200 {
+            plainLatency.append(try await firstStatement(of: stamp, by: plain))
+            sandboxLatency.append(try await firstStatement(of: stamp, by: walled))
+        }
+        print(String(format: "start-up (runner start → first statement, 200 each): unsandboxed p50 %.1f ms  p99 %.1f ms   sandboxed p50 %.1f ms  p99 %.1f ms",
+                     Floor.percentile(plainLatency, 0.5), Floor.percentile(plainLatency, 0.99),
+                     Floor.percentile(sandboxLatency, 0.5), Floor.percentile(sandboxLatency, 0.99)))
+    }
+
+    /// Milliseconds from asking `runner` to run `plan` (which prints `time.time_ns()`) to that print.
+    static func firstStatement(of plan: Plan, by runner: PythonRunner) async throws -> Double {
+        let before = Date()
+        let report = await runner.run(plan, attempt: 1, control: RunControl()) { _ in }
+        guard let stamp = Double(report.stdout.text.trimmingCharacters(in: .whitespacesAndNewlines)) else {
+            throw BenchmarkFailure("the stamp plan printed \(report.stdout.text) \(report.stderr.text)")
+        }
+        return (stamp / 1e9 - before.timeIntervalSince1970) * 1000
     }
 
     /// `count` no-op plans, enqueued and claimed from a real store before the clock starts.
-    static func claimedPlans(_ count: Int) async throws -> [Plan] {
+    static func claimedPlans(_ count: Int, script: String = "noop.py") async throws -> [Plan] {
         let directory = try Floor.scratchDirectory("baton-runner-bench-db")
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let store = try await SQLitePlanStore(configuration: .init(path: directory + "/baton.sqlite"), logger: Floor.quiet)
         var plans: [Plan] = []
         while plans.count < count {
             let batch = min(1_000, count - plans.count)
-            _ = try await store.enqueueBatch(Array(repeating: PlanSpec(entryPoint: .script("noop.py"), triggeredBy: "benchmark"), count: batch), now: Date())
+            _ = try await store.enqueueBatch(Array(repeating: PlanSpec(entryPoint: .script(script), triggeredBy: "benchmark"), count: batch), now: Date())
             plans += try await store.claim(limit: batch, owner: "bench", leaseDuration: .seconds(3600), now: Date())
         }
         await store.close()
@@ -52,8 +99,10 @@ struct RunnerBenchmark {
     }
 
     /// Baton: every plan through the pool, refilled the moment a slot frees up.
-    static func throughPool(plans: Int, workers: Int, python: PythonInterpreter, workspace: String) async throws -> Duration {
-        let runner = PythonRunner(configuration: .init(interpreter: python, workspaceRoot: workspace), logger: Floor.quiet)
+    static func throughPool(plans: Int, workers: Int, python: PythonInterpreter, workspace: String, sandbox: Sandbox? = nil) async throws -> Duration {
+        var configuration = PythonRunner.Configuration(interpreter: python, workspaceRoot: workspace)
+        configuration.sandbox = sandbox
+        let runner = PythonRunner(configuration: configuration, logger: Floor.quiet)
         let (freed, freedSlots) = AsyncStream.makeStream(of: Void.self)
         let pool = WorkerPool(slots: workers, runner: runner, slotFreed: freedSlots)
         let service = Task { await pool.run() }
