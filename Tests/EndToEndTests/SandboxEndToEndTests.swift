@@ -1,5 +1,6 @@
 import BatonClient
 import BatonCore
+import BatonTestSupport
 import Foundation
 import Testing
 
@@ -49,6 +50,41 @@ struct SandboxEndToEndTests {
             #expect(health.sandbox?.state == "on")
             let doctor = try await baton(["doctor", "--data-dir", server.dataDir], environment: server.environment())
             #expect(doctor.stdout.contains("ok   sandbox: plans run in a sandbox"), "\(doctor)")
+        }
+    }
+
+    @Test("kill -9 of the server while a plan's setsid daemon runs: after restart and recovery, nothing of it is left")
+    func nothingOutlivesACrashedServer() async throws {
+        guard try await Self.sandboxAvailable() else { return }
+        let directory = try TestDirectory()
+        defer { directory.remove() }
+        let gate = Gate(directory: directory.workspace)
+        defer { gate.open() }
+        // A tag no other process on the machine has in its command line, ending in the attempt:
+        // the rerun after recovery starts a daemon of its own.
+        let tag = Int.random(in: 100_000...999_999)
+        let sleeper = "sleep \(tag)1"
+        try directory.write(script: "daemon.py", """
+            import os, subprocess
+            subprocess.Popen(["/bin/sh", "-c", "exec sleep \(tag)" + os.environ["BATON_ATTEMPT"]], start_new_session=True)
+            \(gate.python())
+            """)
+        let arguments = ["--sandbox", "on", "--lease", "3"]
+        var planID: Int64 = 0
+        try await ServerProcess.with(dataDir: directory.dataDir, workspace: directory.workspace, arguments: arguments) { server in
+            planID = try await server.client.enqueue(planJSON: Data(#"{"script": "daemon.py"}"#.utf8)).value.id
+            try #require(await gate.waitUntilReady(), "the plan did not start:\n\(server.log.suffix(1500))")
+            #expect(!processesRunning(containing: sleeper).isEmpty, "the daemon runs while the plan does")
+            server.send(SIGKILL)
+        }
+        #expect(!processesRunning(containing: sleeper).isEmpty, "a killed server's plan goes on until it is recovered")
+        try await ServerProcess.with(dataDir: directory.dataDir, workspace: directory.workspace, arguments: arguments) { server in
+            let recovered = try await eventually(within: .seconds(60)) {
+                try await server.client.plan(planID).value.attempt >= 2
+            }
+            #expect(recovered, "\(server.log.suffix(1500))")
+            let gone = await eventually { processesRunning(containing: sleeper).isEmpty }
+            #expect(gone, "the first attempt's daemon is still running: \(processesRunning(containing: sleeper))")
         }
     }
 

@@ -63,14 +63,6 @@ extension [RunEvent] {
     }
 }
 
-/// Whether `pid` is a live process (a zombie is dead: it only waits to be reaped).
-func isAlive(_ pid: Int32) -> Bool {
-    guard kill(pid, 0) == 0 else { return false }
-    guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-          let close = stat.lastIndex(of: ")") else { return false }
-    let state = stat[stat.index(close, offsetBy: 2)]
-    return state != "Z" && state != "X"
-}
 
 /// bubblewrap on this machine, hiding `directories` from plans; `nil`, with a printed notice,
 /// where it cannot run (a developer's machine without it). CI sets `BATON_TEST_REQUIRE_SANDBOX`,

@@ -109,14 +109,3 @@ import Testing
         }
     }
 }
-
-/// Command lines of this machine's live processes that contain `text`.
-func processesRunning(containing text: String) -> [String] {
-    let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
-    return entries.compactMap { entry -> String? in
-        guard let pid = Int32(entry), isAlive(pid),
-              let raw = FileManager.default.contents(atPath: "/proc/\(entry)/cmdline") else { return nil }
-        let command = raw.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }.joined(separator: " ")
-        return command.contains(text) ? "\(pid): \(command)" : nil
-    }
-}
