@@ -6,6 +6,8 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "baton", targets: ["baton"]),
+        // Started by the server in front of each sandboxed plan; ships beside `baton`.
+        .executable(name: "baton-confine", targets: ["baton-confine"]),
         .library(name: "BatonCore", targets: ["BatonCore"]),
         .library(name: "BatonSQLite", targets: ["BatonSQLite"]),
         .library(name: "BatonPostgres", targets: ["BatonPostgres"]),
@@ -37,6 +39,9 @@ let package = Package(
             providers: [.apt(["libsqlite3-dev"]), .brew(["sqlite"])]
         ),
         .target(name: "CBatonProcess"),
+        // Joins a plan's cgroups and sets its rlimits, then execs bubblewrap: a few microseconds
+        // of C, where a Swift binary would take milliseconds to start.
+        .executableTarget(name: "baton-confine"),
         .target(
             name: "BatonCore",
             dependencies: [

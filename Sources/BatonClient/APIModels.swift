@@ -199,10 +199,11 @@ public struct HealthReport: Decodable, Sendable {
     /// Whether plans run in a sandbox; absent from servers older than the sandbox.
     public let sandbox: SandboxState?
 
-    /// `on`, or `off` with the reason.
+    /// `on` with who plans run as and their limits, or `off` with the reason.
     public struct SandboxState: Decodable, Sendable {
         public let state: String
         public let reason: String?
+        public let detail: String?
     }
 }
 

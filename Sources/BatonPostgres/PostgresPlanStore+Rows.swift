@@ -45,7 +45,8 @@ extension PostgresPlanStore {
                 PlanFailure(kind: $0, message: try row.string("error_message"))
             },
             triggeredBy: try row.string("triggered_by"),
-            usage: usage == PlanUsage() ? nil : usage
+            usage: usage == PlanUsage() ? nil : usage,
+            runtime: PlanRuntime(storedJSON: try row.optionalString("runtime"))
         )
     }
 

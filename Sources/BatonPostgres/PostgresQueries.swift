@@ -16,7 +16,7 @@ enum PostgresQueries {
         \(table).hand_backs, \(table).owner, \(table).lease_expires_at, \(table).process_group, \(table).cancel_requested,
         \(table).enqueued_at, \(table).started_at, \(table).finished_at, \(table).duration_ms, \(table).exit_code,
         \(table).signal, \(table).result, \(table).error_kind, \(table).error_message, \(table).triggered_by,
-        \(table).input_tokens, \(table).output_tokens, \(table).cost_usd
+        \(table).input_tokens, \(table).output_tokens, \(table).cost_usd, \(table).runtime
         """
     }
 
@@ -35,12 +35,12 @@ enum PostgresQueries {
         """
         WITH inserted AS (
             INSERT INTO plans (name, entry_kind, entry, args, input, priority, timeout_seconds, max_attempts,
-                               env, labels, idempotency_key, run_after, status, enqueued_at, triggered_by)
+                               env, labels, idempotency_key, run_after, status, enqueued_at, triggered_by, runtime)
             VALUES (\(plan.name), \(plan.entryPoint.kind), \(plan.entryPoint.value), \(StringJSON.encode(plan.args)),
                     \(plan.input.text), \(plan.priority), \(plan.timeoutSeconds), \(plan.maxAttempts),
                     \(StringJSON.encode(plan.env)), \(StringJSON.encode(plan.labels))::jsonb, \(plan.idempotencyKey),
                     \(plan.runAfter?.millisecondsSince1970), \(plan.status.rawValue), \(plan.enqueuedAt.millisecondsSince1970),
-                    \(plan.triggeredBy))
+                    \(plan.triggeredBy), \(plan.runtime.storedJSON))
             ON CONFLICT (idempotency_key) DO NOTHING
             RETURNING id
         )
@@ -63,10 +63,11 @@ enum PostgresQueries {
     static func insertPlans(_ plans: [Plan]) -> PostgresQuery {
         """
         INSERT INTO plans (id, name, entry_kind, entry, args, input, priority, timeout_seconds, max_attempts,
-                           env, labels, idempotency_key, run_after, status, enqueued_at, triggered_by)
+                           env, labels, idempotency_key, run_after, status, enqueued_at, triggered_by, runtime)
         OVERRIDING SYSTEM VALUE
         SELECT id, name, entry_kind, entry, args, input, priority, timeout_seconds, max_attempts,
-               env, labels::jsonb, NULLIF(idempotency_key, ''), NULLIF(run_after, \(Int64.min)), status, enqueued_at, triggered_by
+               env, labels::jsonb, NULLIF(idempotency_key, ''), NULLIF(run_after, \(Int64.min)), status, enqueued_at, triggered_by,
+               NULLIF(runtime, '')
         FROM unnest(
             \(plans.map(\.id))::bigint[], \(plans.map(\.name))::text[], \(plans.map(\.entryPoint.kind))::text[],
             \(plans.map(\.entryPoint.value))::text[], \(plans.map { StringJSON.encode($0.args) })::text[], \(plans.map(\.input.text))::text[],
@@ -74,9 +75,10 @@ enum PostgresQueries {
             \(plans.map { Int64($0.maxAttempts) })::bigint[], \(plans.map { StringJSON.encode($0.env) })::text[],
             \(plans.map { StringJSON.encode($0.labels) })::text[], \(plans.map { $0.idempotencyKey ?? "" })::text[],
             \(plans.map { $0.runAfter?.millisecondsSince1970 ?? Int64.min })::bigint[], \(plans.map(\.status.rawValue))::text[],
-            \(plans.map(\.enqueuedAt.millisecondsSince1970))::bigint[], \(plans.map(\.triggeredBy))::text[]
+            \(plans.map(\.enqueuedAt.millisecondsSince1970))::bigint[], \(plans.map(\.triggeredBy))::text[],
+            \(plans.map { $0.runtime.storedJSON ?? "" })::text[]
         ) AS p (id, name, entry_kind, entry, args, input, priority, timeout_seconds, max_attempts,
-                env, labels, idempotency_key, run_after, status, enqueued_at, triggered_by)
+                env, labels, idempotency_key, run_after, status, enqueued_at, triggered_by, runtime)
         ON CONFLICT (idempotency_key) DO NOTHING
         RETURNING id
         """

@@ -195,6 +195,9 @@ enum PostgresSchema {
             """,
             "CREATE INDEX audit_log_by_time ON audit_log (at)",
         ]),
+        Migration(version: 3, summary: "plan runtime: network, limits, requirements", sql: [
+            "ALTER TABLE plans ADD COLUMN runtime text",
+        ]),
     ]
 
     /// The version a fully migrated database has.

@@ -10,7 +10,7 @@ enum PlanQueries {
         id, name, entry_kind, entry, args, input, priority, timeout_seconds, max_attempts, env, labels,
         idempotency_key, run_after, status, attempt, recoveries, hand_backs, owner, lease_expires_at,
         process_group, cancel_requested, enqueued_at, started_at, finished_at, duration_ms, exit_code,
-        signal, result, error_kind, error_message, triggered_by, input_tokens, output_tokens, cost_usd
+        signal, result, error_kind, error_message, triggered_by, input_tokens, output_tokens, cost_usd, runtime
         """
 
     private static let attemptGuard = "id = ? AND status = 'running' AND owner = ? AND attempt = ?"
@@ -21,8 +21,8 @@ enum PlanQueries {
 
     static let insertPlan = """
         INSERT INTO plans (name, entry_kind, entry, args, input, priority, timeout_seconds, max_attempts,
-                           env, labels, idempotency_key, run_after, status, enqueued_at, triggered_by)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                           env, labels, idempotency_key, run_after, status, enqueued_at, triggered_by, runtime)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
         """
 
     static let insertLabel = "INSERT INTO plan_labels (plan_id, key, value) VALUES (?, ?, ?)"

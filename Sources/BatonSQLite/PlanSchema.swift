@@ -180,6 +180,9 @@ enum PlanSchema {
             );
             CREATE INDEX audit_log_by_time ON audit_log (at);
             """),
+        Migration(version: 4, summary: "plan runtime: network, limits, requirements", sql: """
+            ALTER TABLE plans ADD COLUMN runtime TEXT;
+            """),
     ]
 
     /// The version a fully migrated database has.

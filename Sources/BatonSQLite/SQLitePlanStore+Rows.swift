@@ -49,7 +49,8 @@ extension SQLitePlanStore {
                 PlanFailure(kind: $0, message: row.string("error_message"))
             },
             triggeredBy: row.string("triggered_by"),
-            usage: usage
+            usage: usage,
+            runtime: PlanRuntime(storedJSON: row.optionalString("runtime"))
         )
     }
 

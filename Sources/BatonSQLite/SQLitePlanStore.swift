@@ -85,6 +85,7 @@ public final class SQLitePlanStore: PlanStore {
             plan.name, plan.entryPoint.kind, plan.entryPoint.value, StringJSON.encode(plan.args), plan.input.text,
             plan.priority, plan.timeoutSeconds, plan.maxAttempts, StringJSON.encode(plan.env), StringJSON.encode(plan.labels),
             plan.idempotencyKey, plan.runAfter?.millisecondsSince1970, plan.status.rawValue, plan.enqueuedAt.millisecondsSince1970, plan.triggeredBy,
+            plan.runtime.storedJSON,
         ])
         plan.id = connection.lastInsertRowID
         for (key, value) in spec.labels {

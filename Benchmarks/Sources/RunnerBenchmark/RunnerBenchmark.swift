@@ -43,7 +43,7 @@ struct RunnerBenchmark {
 
     static func sandboxCost(plans: Int, rounds: Int, python: PythonInterpreter, workspace: String) async throws {
         print("")
-        guard case .on(let sandbox) = try await Sandbox.decide(.auto, hiddenDirectories: [], hiddenFiles: []) else {
+        guard case .on(let sandbox) = try await Sandbox.decide(.auto) else {
             print("sandbox: bubblewrap cannot run here; not measured")
             return
         }

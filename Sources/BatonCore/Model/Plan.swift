@@ -42,6 +42,8 @@ public struct Plan: Sendable, Hashable, Identifiable {
     public var triggeredBy: String
     /// What the plan's runs cost, added up over every attempt (a retried run's cost counts too).
     public var usage: PlanUsage?
+    /// Network, limits and packages: what the plan asks of its sandbox.
+    public var runtime: PlanRuntime
 
     /// A plan with every field given; stores build the plans they read this way.
     public init(
@@ -50,7 +52,8 @@ public struct Plan: Sendable, Hashable, Identifiable {
         idempotencyKey: String?, runAfter: Date?, status: PlanStatus, attempt: Int, recoveries: Int,
         handBacks: Int, owner: String?, leaseExpiresAt: Date?, processGroup: Int32?, cancelRequested: Bool,
         enqueuedAt: Date, startedAt: Date?, finishedAt: Date?, durationMs: Int64?, exitCode: Int32?,
-        signal: Int32?, result: JSONText?, error: PlanFailure?, triggeredBy: String, usage: PlanUsage?
+        signal: Int32?, result: JSONText?, error: PlanFailure?, triggeredBy: String, usage: PlanUsage?,
+        runtime: PlanRuntime = PlanRuntime()
     ) {
         self.id = id
         self.name = name
@@ -82,6 +85,7 @@ public struct Plan: Sendable, Hashable, Identifiable {
         self.error = error
         self.triggeredBy = triggeredBy
         self.usage = usage
+        self.runtime = runtime
     }
 
     /// Runs that count against ``maxAttempts``: recoveries and hand-backs were not the plan's fault.
@@ -131,6 +135,10 @@ public struct PlanFailure: Sendable, Hashable {
         case signal
         /// The script's result block said `"status": "error"`.
         case reported
+        /// The plan broke a limit of its sandbox: memory or processes.
+        case limit
+        /// Installing the plan's requirements failed.
+        case dependencyInstall = "dependency_install"
     }
 
     public var kind: Kind

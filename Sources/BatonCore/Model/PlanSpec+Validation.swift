@@ -11,6 +11,9 @@ extension PlanSpec {
         public static let labelValueLength = 256
         public static let idempotencyKeyLength = 200
         public static let scriptPathLength = 4096
+        public static let maxRequirements = 100
+        /// Characters in one requirement; all of them together stay under 10 KB.
+        public static let requirementLength = 100
     }
 
     /// Checks every rule and reports all broken ones at once.
@@ -86,6 +89,7 @@ extension PlanSpec {
         }
 
         if triggeredBy.isEmpty { fail("triggered_by", "must not be empty") }
+        runtime.validate(fail)
 
         if !issues.isEmpty { throw PlanValidationError(issues: issues) }
     }
@@ -93,6 +97,13 @@ extension PlanSpec {
     /// Why `path` cannot be a script path, or `nil` when it can. Whether the file exists, and
     /// where its symlinks lead, is checked when the plan runs.
     static func problem(withScriptPath path: String) -> String? {
+        if let problem = problem(withWorkspacePath: path) { return problem }
+        if !path.hasSuffix(".py") { return "must name a .py file" }
+        return nil
+    }
+
+    /// Why `path` cannot name a file in the workspace, or `nil` when it can.
+    static func problem(withWorkspacePath path: String) -> String? {
         if path.isEmpty { return "must not be empty" }
         if path.utf8.count > Bounds.scriptPathLength { return "must be at most \(Bounds.scriptPathLength) bytes" }
         if path.containsControlCharacter { return "must not contain control characters" }
@@ -100,7 +111,51 @@ extension PlanSpec {
         if path == ".." || path.hasPrefix("../") || path.contains("/../") || path.hasSuffix("/..") {
             return "must stay inside the workspace root (no `..`)"
         }
-        if !path.hasSuffix(".py") { return "must name a .py file" }
+        return nil
+    }
+}
+
+extension PlanRuntime {
+    /// Characters a requirement may not contain: pip never sees a shell, but a requirement
+    /// that looks like shell code is a mistake or an attack either way.
+    private static let forbiddenInRequirement: Set<Character> = ["`", "$", "|", "&", ";", "\\", "\"", "'"]
+
+    func validate(_ fail: (String, String) -> Void) {
+        if let memory = limits?.memoryMB, !PlanResourceRequest.memoryMBRange.contains(memory) {
+            fail("limits.memory_mb", "must be between \(PlanResourceRequest.memoryMBRange.lowerBound) and \(PlanResourceRequest.memoryMBRange.upperBound); got \(memory)")
+        }
+        if let processes = limits?.processes, !PlanResourceRequest.processesRange.contains(processes) {
+            fail("limits.processes", "must be between \(PlanResourceRequest.processesRange.lowerBound) and \(PlanResourceRequest.processesRange.upperBound); got \(processes)")
+        }
+        if requirements.count > PlanSpec.Bounds.maxRequirements {
+            fail("requirements", "must have at most \(PlanSpec.Bounds.maxRequirements) entries; got \(requirements.count)")
+        }
+        for (index, requirement) in requirements.enumerated() {
+            if let problem = Self.problem(withRequirement: requirement) { fail("requirements[\(index)]", problem) }
+        }
+        if let requirementsFile {
+            if let problem = PlanSpec.problem(withWorkspacePath: requirementsFile) { fail("requirements_file", problem) }
+            if !requirements.isEmpty { fail("requirements_file", "give requirements or requirements_file, not both") }
+        }
+    }
+
+    /// Why `requirement` cannot be handed to pip, or `nil` when it can: a package name with
+    /// extras, versions or a URL (PEP 508) in printable ASCII, but no option, local path or
+    /// shell syntax.
+    static func problem(withRequirement requirement: String) -> String? {
+        let trimmed = String(requirement.drop(while: { $0 == " " }))
+        if trimmed.isEmpty { return "must not be empty" }
+        if requirement.utf8.count > PlanSpec.Bounds.requirementLength {
+            return "must be at most \(PlanSpec.Bounds.requirementLength) characters; put a longer set in requirements_file"
+        }
+        if !requirement.utf8.allSatisfy({ (0x20...0x7E).contains($0) }) {
+            return "must be printable ASCII: no control characters, line breaks or other scripts"
+        }
+        if trimmed.hasPrefix("-") { return "must be a requirement, not a pip option such as \(trimmed.split(separator: " ")[0]); options are set by the server" }
+        if let first = trimmed.first, ["/", ".", "~"].contains(first) { return "must name a package, not a local path" }
+        if let character = requirement.first(where: Self.forbiddenInRequirement.contains) {
+            return "must not contain \(character): give a package name with optional extras and versions, such as `httpx[http2]>=0.27,<1`"
+        }
         return nil
     }
 }

@@ -28,6 +28,8 @@ public struct PlanSpec: Sendable, Hashable {
     public var runAfter: Date?
     /// Who asked: a token's name, `cli` or `api`.
     public var triggeredBy: String
+    /// Network, limits and packages: what the plan asks of its sandbox.
+    public var runtime: PlanRuntime
 
     public static let defaultPriority = 5
 
@@ -43,7 +45,8 @@ public struct PlanSpec: Sendable, Hashable {
         labels: [String: String] = [:],
         idempotencyKey: String? = nil,
         runAfter: Date? = nil,
-        triggeredBy: String = "api"
+        triggeredBy: String = "api",
+        runtime: PlanRuntime = PlanRuntime()
     ) {
         self.name = name
         self.entryPoint = entryPoint
@@ -57,6 +60,7 @@ public struct PlanSpec: Sendable, Hashable {
         self.idempotencyKey = idempotencyKey
         self.runAfter = runAfter
         self.triggeredBy = triggeredBy
+        self.runtime = runtime
     }
 }
 

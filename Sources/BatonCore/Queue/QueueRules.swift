@@ -43,7 +43,8 @@ public enum QueueRules {
             maxAttempts: spec.maxAttempts, env: spec.env, labels: spec.labels, idempotencyKey: spec.idempotencyKey,
             runAfter: runAfter, status: status, attempt: 0, recoveries: 0, handBacks: 0, owner: nil, leaseExpiresAt: nil,
             processGroup: nil, cancelRequested: false, enqueuedAt: enqueuedAt, startedAt: nil, finishedAt: nil,
-            durationMs: nil, exitCode: nil, signal: nil, result: nil, error: nil, triggeredBy: spec.triggeredBy, usage: nil
+            durationMs: nil, exitCode: nil, signal: nil, result: nil, error: nil, triggeredBy: spec.triggeredBy, usage: nil,
+            runtime: spec.runtime
         )
         return (plan, PlanEvent.Draft(planID: 0, at: now, kind: .enqueued, attempt: 0, actor: spec.triggeredBy, to: status))
     }

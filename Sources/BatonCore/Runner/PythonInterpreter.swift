@@ -13,6 +13,16 @@ public struct PythonInterpreter: Sendable, Hashable {
     /// `major.minor.micro`, e.g. `3.11.7`.
     public let version: String
     public let versionNumbers: [Int]
+    /// Where it is installed (`sys.prefix`, `sys.base_prefix`, `sys.base_exec_prefix`): what a
+    /// sandbox must show for it to run.
+    public let installation: [String]
+
+    public init(path: String, version: String, versionNumbers: [Int], installation: [String] = []) {
+        self.path = path
+        self.version = version
+        self.versionNumbers = versionNumbers
+        self.installation = installation
+    }
 
     /// The oldest Python that runs plans.
     public static let minimumVersion = [3, 9]
@@ -25,7 +35,10 @@ public struct PythonInterpreter: Sendable, Hashable {
         timeout: Duration = .seconds(15)
     ) async throws(PythonInterpreterError) -> PythonInterpreter {
         let candidate = try locate(requested ?? "python3", searchPath: searchPath, requested: requested != nil)
-        let probe = "import json, sys; print(json.dumps({'executable': sys.executable, 'version': list(sys.version_info[:3])}))"
+        let probe = """
+            import json, sys; print(json.dumps({'executable': sys.executable, 'version': list(sys.version_info[:3]),
+            'installation': sorted({sys.prefix, sys.base_prefix, sys.base_exec_prefix})}))
+            """
         let answer: String
         do {
             answer = try await withThrowingTaskGroup(of: String.self) { group in
@@ -60,7 +73,8 @@ public struct PythonInterpreter: Sendable, Hashable {
         else {
             throw PythonInterpreterError("\(candidate) does not behave like Python (it answered: \(answer.prefix(200)))")
         }
-        let interpreter = PythonInterpreter(path: executable, version: numbers.map(String.init).joined(separator: "."), versionNumbers: numbers)
+        let interpreter = PythonInterpreter(path: executable, version: numbers.map(String.init).joined(separator: "."), versionNumbers: numbers,
+                                            installation: object["installation"] as? [String] ?? [])
         guard numbers.lexicographicallyPrecedes(minimumVersion) == false else {
             throw PythonInterpreterError(
                 "found Python \(interpreter.version) at \(executable), but Baton needs Python \(minimumVersion.map(String.init).joined(separator: ".")) or newer: install a newer Python and pass it with --python"

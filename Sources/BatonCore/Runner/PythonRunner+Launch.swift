@@ -88,6 +88,13 @@ extension PythonRunner {
             }
             written += count
         }
+        // Readable by the plan user alone, when plans run as one.
+        if let user = configuration.sandbox?.user {
+            guard fchown(descriptor, user.uid, user.gid) == 0, chown(directory, user.uid, user.gid) == 0 else {
+                try? FileManager.default.removeItem(atPath: directory)
+                throw LaunchFailure(failure: PlanFailure(kind: .spawnFailed, message: "cannot give inline code to \(user.name): \(String(cString: strerror(errno)))"))
+            }
+        }
         return (directory, file)
     }
 

@@ -86,7 +86,15 @@ public struct PythonRunner: PlanRunner {
             Environment.Key(rawValue: key).map { ($0, value) }
         }))
         let planLogger = logger.with(plan: plan.id, attempt: attempt)
-        let (executable, arguments) = command(for: launch)
+        let limits = configuration.sandbox.map { $0.limits.lowered(to: plan.runtime.limits) }
+        let cgroups: RunCgroups?
+        do {
+            cgroups = try configuration.sandbox?.runCgroups(for: plan, attempt: attempt, limits: limits!)
+        } catch {
+            return failed(PlanFailure(kind: .spawnFailed, message: "cannot set the plan's limits up: \(error)"))
+        }
+        defer { cgroups?.remove() }
+        let (executable, arguments) = command(for: launch, plan: plan, limits: limits, cgroups: cgroups)
 
         let execution: ExecutionResult<Supervision, SequenceOutput, SequenceOutput>
         do {
@@ -123,8 +131,11 @@ public struct PythonRunner: PlanRunner {
         case .signaled(let signal): .signal(signal)
         }
         let duration = supervision.exitedAt.map { $0 - start } ?? (clock.now - start)
-        let (outcome, steps) = RunVerdict.outcome(exit: exit, termination: termination, block: supervision.resultBlock,
+        var (outcome, steps) = RunVerdict.outcome(exit: exit, termination: termination, block: supervision.resultBlock,
                                                   timeoutSeconds: plan.timeoutSeconds, duration: duration)
+        if outcome.status == .failed, let breach = cgroups?.breach() {
+            outcome.error = PlanFailure(kind: .limit, message: breach.message)
+        }
         planLogger.debug("plan process ended", metadata: [
             "plan.status": "\(outcome.status.rawValue)", "process.exit": "\(execution.terminationStatus)",
             "process.group": "\(processGroup)", "run.duration_ms": "\(outcome.durationMs ?? 0)",
@@ -133,12 +144,13 @@ public struct PythonRunner: PlanRunner {
                          processGroup: processGroup, termination: termination, resources: supervision.resources)
     }
 
-    /// The executable and arguments that start `launch`: the interpreter, or bubblewrap running it.
-    private func command(for launch: Launch) -> (String, [String]) {
-        guard let sandbox = configuration.sandbox else { return (configuration.interpreter.path, launch.arguments) }
-        let readable = [launch.scratchDirectory, configuration.helperDirectory].compactMap { $0 }
-        return (sandbox.bwrap, sandbox.arguments(running: [configuration.interpreter.path] + launch.arguments,
-                                                 workspace: workspaceRealPath, readable: readable))
+    /// The executable and arguments that start `launch`: the interpreter, or the sandbox running it.
+    private func command(for launch: Launch, plan: Plan, limits: ResourceLimits?, cgroups: RunCgroups?) -> (String, [String]) {
+        guard let sandbox = configuration.sandbox, let limits else { return (configuration.interpreter.path, launch.arguments) }
+        let readable = configuration.interpreter.installation + [launch.scratchDirectory, configuration.helperDirectory].compactMap { $0 }
+        let line = sandbox.commandLine(running: [configuration.interpreter.path] + launch.arguments, workspace: workspaceRealPath,
+                                       readable: readable, network: plan.runtime.network, limits: limits, cgroups: cgroups)
+        return (line[0], Array(line.dropFirst()))
     }
 
     /// What was learned while the child ran.

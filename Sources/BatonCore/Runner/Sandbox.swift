@@ -1,6 +1,4 @@
 import Foundation
-import Subprocess
-import SystemPackage
 
 /// Where a plan runs walled off from the server (design §11), through bubblewrap (`bwrap`, from
 /// Debian's `bubblewrap`: Flatpak's sandbox, made for exactly this).
@@ -9,45 +7,114 @@ import SystemPackage
 /// kills everything left in it, daemons that called `setsid` included — and a mount namespace in
 /// which the whole file system is read-only but the workspace, `/tmp` is an empty directory of
 /// its own (its `HOME` is in there), `/proc` shows only its own processes, and the server's
-/// data directory, database and configuration are hidden. Every capability is dropped.
+/// home, data directory, database and configuration are out of sight. It runs as an
+/// unprivileged user with no capabilities, within its ``ResourceLimits``.
+///
+/// Each plan's command line is `baton-confine` (joins the run's cgroups, sets the open-file
+/// limit), then `bwrap` with the mounts, then — when the server is root — `setpriv` becoming the
+/// ``PlanUser``, then Python.
 public struct Sandbox: Sendable, Hashable {
     /// The `bwrap` executable.
     public let bwrap: String
-    /// Directories no plan may see (the data directory): each is covered by an empty one.
+    /// The `baton-confine` executable.
+    public let confine: String
+    /// Directories no plan may see (the data directory): each is covered by an empty one, over
+    /// anything else mounted there.
     public var hiddenDirectories: [String]
     /// Files no plan may see (a database or configuration file outside the data directory):
     /// each is covered by a device node that cannot be opened.
     public var hiddenFiles: [String]
+    /// The server user's home (its credentials, caches, tokens of other tools): covered by an
+    /// empty directory, with what plans need from under it — the interpreter, the workspace —
+    /// mounted back on top.
+    public var serverHome: String?
+    /// Who plans run as when the server is root; `nil` when it is not, and plans run as the
+    /// server's user inside a user namespace.
+    public var user: PlanUser?
+    /// The most a plan may use; a plan's own `limits` can only lower these.
+    public var limits: ResourceLimits
+    /// Where memory and process limits are enforced, or why they are not on this machine.
+    public var cgroups: Result<PlanCgroups, CgroupsUnavailable>
 
     /// The plan's `HOME` inside the sandbox, in its private `/tmp`.
     public static let home = "/tmp/home"
 
-    public init(bwrap: String, hiddenDirectories: [String] = [], hiddenFiles: [String] = []) {
+    public init(bwrap: String, confine: String, hiddenDirectories: [String] = [], hiddenFiles: [String] = [], serverHome: String? = nil,
+                user: PlanUser? = nil, limits: ResourceLimits = ResourceLimits(),
+                cgroups: Result<PlanCgroups, CgroupsUnavailable> = .failure(CgroupsUnavailable("not asked for"))) {
         self.bwrap = bwrap
+        self.confine = confine
         self.hiddenDirectories = hiddenDirectories
         self.hiddenFiles = hiddenFiles
+        self.serverHome = serverHome
+        self.user = user
+        self.limits = limits
+        self.cgroups = cgroups
     }
 
-    /// `bwrap`'s arguments that run `command` in the sandbox, in `workspace` (writable), with
-    /// `readable` (inline code, the helper module) mounted read-only where they are.
-    func arguments(running command: [String], workspace: String, readable: [String], network: Bool = true) -> [String] {
+    /// The whole command line that runs `command` in the sandbox, in `workspace` (writable),
+    /// with `readable` (the interpreter's installation, inline code, the helper module) mounted
+    /// read-only where they are, inside `cgroups` when given.
+    func commandLine(running command: [String], workspace: String, readable: [String], network: Bool = true,
+                     limits: ResourceLimits, cgroups: RunCgroups?) -> [String] {
+        var line = [confine]
+        for directory in cgroups?.directories ?? [] { line += ["--cgroup", directory] }
+        line += ["--open-files", "\(limits.openFiles)", "--", bwrap]
+        return line + bwrapArguments(running: (user?.switchArguments ?? []) + command, workspace: workspace, readable: readable, network: network)
+    }
+
+    /// The cgroups of one run, with its limits set; `nil` where cgroups are not available.
+    func runCgroups(for plan: Plan, attempt: Int, limits: ResourceLimits) throws(CgroupsUnavailable) -> RunCgroups? {
+        guard case .success(let cgroups) = cgroups else { return nil }
+        return try cgroups.create(for: "plan-\(plan.id)-\(attempt)", limits: limits)
+    }
+
+    private func bwrapArguments(running command: [String], workspace: String, readable: [String], network: Bool) -> [String] {
         var arguments = ["--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try"]
         if !network { arguments.append("--unshare-net") }
-        // Later mounts cover earlier ones: the private /tmp first, then what must show through
-        // it (a workspace or inline code under /tmp), the hidden paths last of all.
-        arguments += ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp", "--tmpfs", "/dev/shm",
-                      "--dir", Self.home, "--bind", workspace, workspace]
-        for path in readable { arguments += ["--ro-bind", path, path] }
+        // Later mounts cover earlier ones: the private /tmp and the covered home first, then
+        // what must show through them (a workspace or inline code under /tmp, an interpreter
+        // under the home), the hidden paths last of all.
+        arguments += ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
+                      "--perms", "1777", "--tmpfs", "/tmp", "--perms", "1777", "--tmpfs", "/dev/shm"]
+        if let serverHome { arguments += ["--tmpfs", serverHome] }
+        arguments += ["--perms", "0777", "--dir", Self.home]
+        let shown = readable.filter { FileManager.default.fileExists(atPath: $0) }
+        // Directories leading to what shows through a covering mount would be made private
+        // (0700) by bwrap: made first, each open to every user.
+        for directory in Self.leadingDirectories(to: [workspace] + shown, under: ["/tmp", serverHome].compactMap { $0 }) {
+            arguments += ["--perms", "0755", "--dir", directory]
+        }
+        arguments += ["--bind", workspace, workspace]
+        for path in shown { arguments += ["--ro-bind", path, path] }
         for directory in hiddenDirectories { arguments += ["--tmpfs", directory] }
         for file in hiddenFiles where FileManager.default.fileExists(atPath: file) && !hiddenDirectories.contains(where: { file.hasPrefix($0 + "/") }) {
             arguments += ["--ro-bind", "/dev/null", file]
         }
-        arguments += ["--cap-drop", "ALL", "--chdir", workspace, "--"]
+        // As root, the capabilities `setpriv` needs to become the plan user, which drops them.
+        arguments += ["--cap-drop", "ALL"]
+        if user != nil { arguments += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID", "--cap-add", "CAP_SETPCAP"] }
+        arguments += ["--chdir", workspace, "--"]
         return arguments + command
     }
 }
 
 extension Sandbox {
+    /// The directories strictly between a covered directory and each of `paths` below it,
+    /// parents first: `/root/a/b/c` under `/root` gives `/root/a`, `/root/a/b`.
+    static func leadingDirectories(to paths: [String], under covered: [String]) -> [String] {
+        var directories: [String] = []
+        for path in paths {
+            guard let root = covered.filter({ path.hasPrefix($0 + "/") }).max(by: { $0.count < $1.count }) else { continue }
+            var current = root
+            for component in path.dropFirst(root.count + 1).split(separator: "/").dropLast() {
+                current += "/" + component
+                if !directories.contains(current) { directories.append(current) }
+            }
+        }
+        return directories
+    }
+
     /// Whether plans run sandboxed (`--sandbox`).
     public enum Mode: String, Sendable, CaseIterable {
         /// Sandboxed where this machine allows it; unsandboxed, with a warning, where not.
@@ -68,43 +135,35 @@ extension Sandbox {
         }
     }
 
-    /// Finds `bwrap` on `path` and tries it once, as plans will run. `on` throws what failed;
-    /// `auto` answers ``Decision/off(reason:)`` with it.
-    public static func decide(_ mode: Mode, hiddenDirectories: [String], hiddenFiles: [String],
-                              path: String = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin") async throws(SandboxError) -> Decision {
-        if mode == .off { return .off(reason: "--sandbox off") }
-        let problem: String
-        if let bwrap = path.split(separator: ":").map({ $0 + "/bwrap" }).first(where: FileManager.default.isExecutableFile(atPath:)) {
-            let sandbox = Sandbox(bwrap: bwrap, hiddenDirectories: hiddenDirectories, hiddenFiles: hiddenFiles)
-            guard let failure = await sandbox.trial() else { return .on(sandbox) }
-            problem = failure
-        } else {
-            problem = "bubblewrap (bwrap) is not installed (Debian: apt-get install bubblewrap)"
-        }
-        if mode == .on { throw SandboxError(problem) }
-        return .off(reason: problem)
-    }
+    /// What the server asks of the sandbox.
+    public struct Options: Sendable {
+        /// The data directory.
+        public var hiddenDirectories: [String]
+        /// The database and configuration file, where they lie outside the data directory.
+        public var hiddenFiles: [String]
+        /// `--plan-user`; `nil` takes ``PlanUser/defaultName`` when the server is root.
+        public var planUser: String?
+        public var limits: ResourceLimits
+        /// `baton-confine`; `nil` looks beside this executable, then on the search path.
+        public var confine: String?
 
-    /// Runs `true` in the sandbox; `nil` if that worked, else what went wrong.
-    private func trial() async -> String? {
-        let scratch = FileManager.default.temporaryDirectory.path
-        do {
-            let result = try await Subprocess.run(
-                .path(FilePath(bwrap)), arguments: Arguments(arguments(running: ["/bin/true"], workspace: scratch, readable: [])),
-                output: .discarded, error: .string(limit: 4096))
-            if case .exited(0) = result.terminationStatus { return nil }
-            let said = result.standardError.trimmingCharacters(in: .whitespacesAndNewlines)
-            return "bubblewrap cannot create namespaces here (\(said.isEmpty ? "\(result.terminationStatus)" : said))"
-        } catch {
-            return "bubblewrap could not be started: \(error)"
+        public init(hiddenDirectories: [String] = [], hiddenFiles: [String] = [], planUser: String? = nil,
+                    limits: ResourceLimits = ResourceLimits(), confine: String? = nil) {
+            self.hiddenDirectories = hiddenDirectories
+            self.hiddenFiles = hiddenFiles
+            self.planUser = planUser
+            self.limits = limits
+            self.confine = confine
         }
     }
-}
 
-/// The sandbox was asked for (`--sandbox on`) and cannot be had here.
-public struct SandboxError: Error, CustomStringConvertible, Sendable {
-    public let description: String
-    init(_ problem: String) {
-        description = "--sandbox on, but \(problem); use --sandbox auto to run plans unsandboxed where that is so"
+    /// What the health report and `baton doctor` say about a sandbox that is on.
+    public var summary: String {
+        let who = user.map { "as \($0.name)" } ?? "as the server's user in a user namespace"
+        let limited = switch cgroups {
+        case .success: "memory \(limits.memoryBytes >> 20) MiB, \(limits.processes) processes, \(limits.openFiles) open files"
+        case .failure(let reason): "\(limits.openFiles) open files; no memory or process limits (\(reason))"
+        }
+        return "\(who); \(limited)"
     }
 }

@@ -34,8 +34,9 @@ struct HealthController: Sendable {
         json.string("version", BatonVersion.current)
         json.object("sandbox") { json in
             switch sandbox {
-            case .on:
+            case .on(let sandbox):
                 json.string("state", "on")
+                json.string("detail", sandbox.summary)
             case .off(let reason):
                 json.string("state", "off")
                 json.string("reason", reason)

@@ -34,6 +34,13 @@ struct RawJSON {
 
     var isNull: Bool { bytes.elementsEqual("null".utf8) }
 
+    /// `true` or `false`, or `nil` if it is something else.
+    var boolValue: Bool? {
+        if bytes.elementsEqual("true".utf8) { return true }
+        if bytes.elementsEqual("false".utf8) { return false }
+        return nil
+    }
+
     /// The string this value holds, or `nil` if it is not a string. Strings without escapes —
     /// nearly all — are read straight from the bytes.
     var stringValue: String? {

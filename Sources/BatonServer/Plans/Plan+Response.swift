@@ -33,6 +33,17 @@ extension Plan {
             json.null("error")
         }
         json.string("triggered_by", triggeredBy)
+        json.bool("network", runtime.network)
+        if let limits = runtime.limits {
+            json.object("limits") {
+                $0.int("memory_mb", limits.memoryMB)
+                $0.int("processes", limits.processes)
+            }
+        } else {
+            json.null("limits")
+        }
+        json.strings("requirements", runtime.requirements)
+        json.string("requirements_file", runtime.requirementsFile)
         if let usage {
             json.object("usage") {
                 $0.int("input_tokens", usage.inputTokens)

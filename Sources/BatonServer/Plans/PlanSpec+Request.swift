@@ -8,7 +8,8 @@ extension PlanSpec {
     /// The fields a plan spec may have.
     static let requestFields: [String] = [
         "name", "script", "module", "code", "args", "input", "priority", "timeout_seconds",
-        "max_attempts", "env", "labels", "idempotency_key", "run_after",
+        "max_attempts", "env", "labels", "idempotency_key", "run_after", "network", "limits", "requirements",
+        "requirements_file",
     ]
 
     /// The spec in `object`, or every problem found with it, each under `prefix` (`plans[3].`).
@@ -77,6 +78,33 @@ extension PlanSpec {
                 spec.runAfter = date
             } else {
                 fail("run_after", "must be an RFC 3339 timestamp such as 2026-11-21T10:15:30Z; got \(text)")
+            }
+        }
+
+        spec.runtime.network = decode({ $0.boolValue }, "network", "true or false") ?? true
+        spec.runtime.requirements = decode(strings, "requirements", "an array of pip requirement strings") ?? []
+        spec.runtime.requirementsFile = decode(string, "requirements_file", "a string: a path relative to the workspace")
+        if fields["requirements"].map({ !$0.isNull }) == true, spec.runtime.requirementsFile != nil {
+            fail("requirements_file", "give requirements or requirements_file, not both")
+        }
+        if let limits = fields["limits"], !limits.isNull {
+            if limits.kind == .object, let members = try? limits.members() {
+                var request = PlanResourceRequest()
+                for (key, value) in members {
+                    switch key {
+                    case "memory_mb" where !value.isNull:
+                        request.memoryMB = value.intValue ?? { fail("limits.memory_mb", "must be a whole number of MiB"); return nil }()
+                    case "processes" where !value.isNull:
+                        request.processes = value.intValue ?? { fail("limits.processes", "must be a whole number"); return nil }()
+                    case "memory_mb", "processes":
+                        break
+                    default:
+                        fail("limits.\(key)", "is not a limit; limits are memory_mb and processes")
+                    }
+                }
+                spec.runtime.limits = request
+            } else {
+                fail("limits", "must be an object such as {\"memory_mb\": 512, \"processes\": 64}")
             }
         }
 

@@ -3,6 +3,10 @@
 
 #include <sys/resource.h>
 #include <sys/types.h>
+#if defined(__linux__)
+// getxattr/setxattr, for the POSIX ACLs that open a workspace to the plan user.
+#include <sys/xattr.h>
+#endif
 
 /// Whether child `pid` has exited, without reaping it: 1 (exited), 0 (still running), or -1
 /// (errno says why). On exit, `usage` holds its resource usage (including the children it waited

@@ -59,7 +59,7 @@ struct Doctor: AsyncParsableCommand {
                 + (health.problems.isEmpty ? "" : " (" + health.problems.joined(separator: "; ") + ")"))
             if let sandbox = health.sandbox {
                 // A warning, not a failure: running unsandboxed is a choice (--sandbox off) or the machine's limit.
-                print(sandbox.state == "on" ? "ok   sandbox: plans run in a sandbox"
+                print(sandbox.state == "on" ? "ok   sandbox: plans run in a sandbox, \(sandbox.detail ?? "")"
                                             : "warn sandbox: off, plans run as the server's user (\(sandbox.reason ?? "no reason given"))")
             }
             do {

@@ -48,6 +48,19 @@ struct Enqueue: AsyncParsableCommand {
     var idempotencyKey: String?
     @Option(help: ArgumentHelp("Not before this time: RFC 3339 (2026-05-01T12:00:00Z) or a delay (30s, 10m, 2h).", valueName: "time"))
     var runAfter: String?
+    @Option(name: .customLong("requirement"), help: ArgumentHelp("""
+        A Python package the plan needs, as pip writes it (repeatable): Baton builds a virtual environment \
+        with the set once and reuses it.
+        """, valueName: "spec"))
+    var requirements: [String] = []
+    @Option(help: ArgumentHelp("A pip requirements file in the workspace, instead of --requirement.", valueName: "path"))
+    var requirementsFile: String?
+    @Flag(name: .customLong("no-network"), help: "Run the plan without any network, loopback included (sandboxed plans).")
+    var noNetwork = false
+    @Option(help: ArgumentHelp("Lower the plan's memory limit below the server's --plan-memory.", valueName: "MiB"))
+    var memoryLimit: Int?
+    @Option(help: ArgumentHelp("Lower the plan's process limit below the server's --plan-processes.", valueName: "count"))
+    var processLimit: Int?
     @Flag(help: "Wait until the plan ends; exit with its outcome.")
     var wait = false
     @Flag(help: "Print the plan's output as it runs (implies --wait).")
@@ -62,7 +75,8 @@ struct Enqueue: AsyncParsableCommand {
 
     private enum CodingKeys: CodingKey {
         case script, module, code, args, input, name, priority, timeout, maxAttempts, environment, labels
-        case idempotencyKey, runAfter, wait, follow, cancelOnInterrupt, json, connection
+        case idempotencyKey, runAfter, requirements, requirementsFile, noNetwork, memoryLimit, processLimit
+        case wait, follow, cancelOnInterrupt, json, connection
     }
 
     mutating func validate() throws {
@@ -109,6 +123,13 @@ struct Enqueue: AsyncParsableCommand {
         if !labels.isEmpty { fields["labels"] = try Self.pairs(labels, option: "--label") }
         if let idempotencyKey { fields["idempotency_key"] = idempotencyKey }
         if let runAfter { fields["run_after"] = try Self.timestamp(runAfter) }
+        if !requirements.isEmpty { fields["requirements"] = requirements }
+        if let requirementsFile { fields["requirements_file"] = requirementsFile }
+        if noNetwork { fields["network"] = false }
+        var limits: [String: Int] = [:]
+        if let memoryLimit { limits["memory_mb"] = memoryLimit }
+        if let processLimit { limits["processes"] = processLimit }
+        if !limits.isEmpty { fields["limits"] = limits }
         var body = try JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys, .withoutEscapingSlashes])
         if let input {
             let text = try Self.inputText(input)

@@ -71,6 +71,22 @@ struct Serve: AsyncParsableCommand {
         where the machine cannot (saying so in the log); on refuses to start then. [default: auto]
         """, valueName: "mode"))
     var sandbox: String?
+    @Option(help: ArgumentHelp("""
+        The unprivileged user sandboxed plans run as when the server runs as root; never root. Baton gives it \
+        access to the workspace (POSIX ACLs). Not root: plans run as the server's user. [default: baton-plan, \
+        created if missing]
+        """, valueName: "user"))
+    var planUser: String?
+    @Option(help: ArgumentHelp("""
+        Memory a sandboxed plan may use, its /tmp included; past it the kernel kills the plan, which fails with \
+        error kind limit. A plan's limits.memory_mb can only lower it. [default: 2GiB]
+        """, valueName: "size"))
+    var planMemory: String?
+    @Option(help: ArgumentHelp("""
+        Processes and threads a sandboxed plan may have at once; a fork past it fails, and so does the plan \
+        (error kind limit). A plan's limits.processes can only lower it. [default: 512]
+        """, valueName: "count"))
+    var planProcesses: Int?
     @Option(help: ArgumentHelp("The Python interpreter. [default: python3 on PATH]", valueName: "path"))
     var python: String?
     @Option(help: ArgumentHelp("Directory scripts are relative to, and the plans' working directory. [default: the current directory]", valueName: "dir"))
@@ -131,10 +147,9 @@ struct Serve: AsyncParsableCommand {
             try? FileHandle.standardOutput.write(contentsOf: Data(message.utf8))
         }
 
-        let sandbox = try await Sandbox.decide(settings.sandbox, hiddenDirectories: [URL(fileURLWithPath: settings.dataDir).standardizedFileURL.path],
-                                               hiddenFiles: settings.privateFiles)
+        let sandbox = try await decideSandbox(settings)
         switch sandbox {
-        case .on(let sandbox): logger.info("plans run in a sandbox", metadata: ["sandbox": "\(sandbox.bwrap)"])
+        case .on(let sandbox): logger.info("plans run in a sandbox", metadata: ["sandbox": "\(sandbox.summary)"])
         case .off(let reason) where settings.sandbox == .auto: logger.warning("plans run unsandboxed, as this server's user", metadata: ["reason": "\(reason)"])
         case .off: break
         }
@@ -186,6 +201,21 @@ struct Serve: AsyncParsableCommand {
         }
         let group = baton.serviceGroup(then: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         try await group.run()
+    }
+
+    /// The sandbox the settings ask for, with the workspace opened to it; under `auto`, a
+    /// workspace that cannot be opened runs plans unsandboxed instead.
+    private func decideSandbox(_ settings: Settings) async throws -> Sandbox.Decision {
+        let options = Sandbox.Options(hiddenDirectories: [URL(fileURLWithPath: settings.dataDir).standardizedFileURL.path],
+                                      hiddenFiles: settings.privateFiles, planUser: settings.planUser, limits: settings.planLimits)
+        let decision = try await Sandbox.decide(settings.sandbox, options: options)
+        guard let sandbox = decision.sandbox else { return decision }
+        do {
+            try await sandbox.prepare(workspace: settings.workspace)
+            return decision
+        } catch where settings.sandbox == .auto {
+            return .off(reason: error.description)
+        }
     }
 
     /// Opens the store the settings name, with the queue's policies.

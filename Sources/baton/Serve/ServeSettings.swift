@@ -34,7 +34,8 @@ struct Settings {
     static let names = [
         "data-dir", "database", "node-name", "host", "port", "workers", "poll-interval", "lease", "heartbeat-interval", "kill-grace",
         "drain-timeout", "orphan-cap", "retention", "python", "workspace", "default-timeout", "max-timeout", "max-output-bytes",
-        "max-body-bytes", "max-wait", "synchronous", "log-level", "log-format", "sandbox",
+        "max-body-bytes", "max-wait", "synchronous", "log-level", "log-format", "sandbox", "plan-user", "plan-memory",
+        "plan-processes",
     ]
 
     static func variable(_ name: String) -> String {
@@ -67,6 +68,9 @@ struct Settings {
     let logLevel: Logger.Level
     let logFormat: LogFormat
     let sandbox: Sandbox.Mode
+    /// `nil`: the default, ``PlanUser/defaultName`` when the server is root.
+    let planUser: String?
+    let planLimits: ResourceLimits
     /// Files of the server's that plans must not see, beside the data directory: the database
     /// when it lies outside it, and the configuration file.
     let privateFiles: [String]
@@ -162,6 +166,14 @@ struct Settings {
         let sandboxText = try value(flags.sandbox, "sandbox", { $0 }) ?? "auto"
         guard let sandbox = Sandbox.Mode(rawValue: sandboxText) else { throw ValidationError("--sandbox must be auto, on or off; got \(sandboxText)") }
         self.sandbox = sandbox
+        planUser = try value(flags.planUser, "plan-user", { $0 })
+        let memoryText = try value(flags.planMemory, "plan-memory", { $0 }) ?? "2GiB"
+        guard let memory = Self.megabytes(memoryText), PlanResourceRequest.memoryMBRange.contains(memory) else {
+            throw ValidationError("--plan-memory takes a size from 16MiB to 1TiB such as 2GiB or 512MiB (a bare number is MiB); got \(memoryText)")
+        }
+        let processes = try value(flags.planProcesses, "plan-processes", Int.init) ?? ResourceLimits.defaultProcesses
+        try check(PlanResourceRequest.processesRange.contains(processes), "--plan-processes must be from 1 to 65536; got \(processes)")
+        planLimits = ResourceLimits(memoryBytes: Int64(memory) << 20, processes: processes)
         var privateFiles = configPath.map { [$0] } ?? []
         if case .sqlite(let path) = database { privateFiles += [path, path + "-wal", path + "-shm"] }
         self.privateFiles = privateFiles.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
@@ -170,6 +182,20 @@ struct Settings {
             try check(FileManager.default.fileExists(atPath: configured + "/baton_plan.py"),
                       "BATON_HELPER_DIR=\(configured) has no baton_plan.py; point it at the python/ directory of Baton")
         }
+    }
+
+    /// Mebibytes in a size such as `2GiB`, `512M` or `1024` (MiB); `nil` when it is not one.
+    static func megabytes(_ text: String) -> Int? {
+        let digits = text.prefix(while: { $0.isASCII && $0.isNumber })
+        guard let number = Int(digits), number > 0 else { return nil }
+        let shift: Int? = switch text.dropFirst(digits.count).lowercased() {
+        case "", "m", "mb", "mib": 0
+        case "g", "gb", "gib": 10
+        case "t", "tb", "tib": 20
+        default: nil
+        }
+        guard let shift, number <= Int(Int32.max) >> shift else { return nil }
+        return number << shift
     }
 
     /// Where `baton_plan.py` is: `BATON_HELPER_DIR`, else a `python/` folder beside the

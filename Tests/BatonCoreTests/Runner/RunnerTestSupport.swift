@@ -24,6 +24,7 @@ struct RunnerFixture: ~Copyable {
         configuration.maxOutputBytes = maxOutputBytes
         configuration.killGracePeriod = grace
         configuration.sandbox = sandbox
+        try await sandbox?.prepare(workspace: workspace.path)
         runner = PythonRunner(configuration: configuration, logger: quietLogger)
     }
 
@@ -67,9 +68,9 @@ extension [RunEvent] {
 /// bubblewrap on this machine, hiding `directories` from plans; `nil`, with a printed notice,
 /// where it cannot run (a developer's machine without it). CI sets `BATON_TEST_REQUIRE_SANDBOX`,
 /// and then a sandbox that cannot run fails the test instead.
-func testSandbox(hiding directories: [String] = [], files: [String] = []) async throws -> Sandbox? {
+func testSandbox(hiding directories: [String] = [], files: [String] = [], limits: ResourceLimits = ResourceLimits()) async throws -> Sandbox? {
     let required = ProcessInfo.processInfo.environment["BATON_TEST_REQUIRE_SANDBOX"] != nil
-    switch try await Sandbox.decide(required ? .on : .auto, hiddenDirectories: directories, hiddenFiles: files) {
+    switch try await Sandbox.decide(required ? .on : .auto, options: .init(hiddenDirectories: directories, hiddenFiles: files, limits: limits)) {
     case .on(let sandbox):
         return sandbox
     case .off(let reason):

@@ -100,12 +100,12 @@ import Testing
 
     @Test func withoutBubblewrapAutoRunsUnsandboxedAndOnRefusesToStart() async throws {
         let empty = try TemporaryDirectory()
-        let auto = try await Sandbox.decide(.auto, hiddenDirectories: [], hiddenFiles: [], path: empty.path)
+        let auto = try await Sandbox.decide(.auto, path: empty.path)
         guard case .off(let reason) = auto else { Issue.record("decided \(auto)"); return }
         #expect(reason.contains("bubblewrap (bwrap) is not installed"))
-        #expect(try await Sandbox.decide(.off, hiddenDirectories: [], hiddenFiles: []) == .off(reason: "--sandbox off"))
+        #expect(try await Sandbox.decide(.off) == .off(reason: "--sandbox off"))
         await #expect(throws: SandboxError.self) {
-            try await Sandbox.decide(.on, hiddenDirectories: [], hiddenFiles: [], path: empty.path)
+            try await Sandbox.decide(.on, path: empty.path)
         }
     }
 }
