@@ -52,6 +52,8 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
+                // SHA-256 names a plan's environment by its requirement set.
+                .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
         // The embedded default store: one SQLite file. The only module that imports CSQLite.

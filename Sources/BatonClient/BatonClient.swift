@@ -188,6 +188,18 @@ public struct BatonClient: Sendable {
         try await send(.POST, "prune", body: Data(#"{"older_than_seconds": \#(olderThanSeconds)}"#.utf8))
     }
 
+    // MARK: Environments
+
+    /// `GET /envs`: the environments of plans' requirements on the node asked.
+    public func environments() async throws -> Reply<EnvironmentList> {
+        try await send(.GET, "envs")
+    }
+
+    /// `POST /envs/prune`: remove the environments no plan has used for `unusedSeconds`.
+    public func pruneEnvironments(unusedSeconds: Int) async throws -> Reply<EnvironmentPruneReport> {
+        try await send(.POST, "envs/prune", body: Data(#"{"unused_seconds": \#(unusedSeconds)}"#.utf8))
+    }
+
     // MARK: Tokens
 
     /// `POST /tokens`.

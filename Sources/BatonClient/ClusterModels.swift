@@ -64,3 +64,30 @@ public struct PruneReport: Decodable, Sendable {
     /// Plans that ended before this were deleted.
     public let cutoff: String
 }
+
+/// The environments of plans' requirements on one node.
+public struct EnvironmentList: Decodable, Sendable {
+    public let environments: [EnvironmentResource]
+}
+
+/// One environment: a requirement set built for one interpreter.
+public struct EnvironmentResource: Decodable, Sendable {
+    public let key: String
+    public let requirements: [String]
+    public let python: String
+    public let sizeBytes: Int64
+    public let createdAt: String
+    public let lastUsedAt: String
+    /// Runs that have used it.
+    public let plans: Int
+    /// Runs using it now.
+    public let inUse: Int
+    public let buildMs: Int64
+}
+
+/// What `POST /envs/prune` removed.
+public struct EnvironmentPruneReport: Decodable, Sendable {
+    public let removed: [EnvironmentResource]
+    public let freedBytes: Int64
+    public let cutoff: String
+}

@@ -156,6 +156,15 @@ public final class PostgresPlanStore: PlanStore {
         }
     }
 
+    public func recordSetup(_ detail: String, for attempt: AttemptRef, now: Date) async throws {
+        try await write { connection in
+            let event = QueueRules.setUp(attempt, detail: detail, now: now)
+            guard try await connection.first(PostgresQueries.insertEvent(event, ifHeld: attempt), logger: self.logger, { _ in true }) != nil else {
+                throw try await self.notHeldError(attempt, on: connection)
+            }
+        }
+    }
+
     public func renewLeases(_ attempts: [AttemptRef], leaseDuration: Duration, now: Date) async throws -> Set<AttemptRef> {
         guard !attempts.isEmpty else { return [] }
         let query = PostgresQueries.renewLeases(attempts, leaseExpiry: (now + leaseDuration.timeInterval).millisecondsSince1970)

@@ -140,6 +140,18 @@ enum PostgresQueries {
         """
     }
 
+    /// Appends `event` while `attempt` holds its plan; returns the plan's id, or no row.
+    static func insertEvent(_ event: PlanEvent.Draft, ifHeld attempt: AttemptRef) -> PostgresQuery {
+        """
+        INSERT INTO plan_events (plan_id, at, kind, attempt, actor, from_status, to_status, detail)
+        SELECT id, \(event.at.millisecondsSince1970), \(event.kind.rawValue), \(event.attempt), \(event.actor),
+               \(event.fromStatus?.rawValue), \(event.toStatus?.rawValue), \(event.detail)
+        FROM plans
+        WHERE id = \(attempt.planID) AND status = 'running' AND owner = \(attempt.owner) AND attempt = \(attempt.attempt)
+        RETURNING plan_id
+        """
+    }
+
     /// One statement renews the leases of many runs, each named by (id, owner, attempt), and
     /// returns the runs still held.
     static func renewLeases(_ attempts: [AttemptRef], leaseExpiry: Int64) -> PostgresQuery {

@@ -47,6 +47,8 @@ enum PlanQueries {
         RETURNING \(planColumns)
         """
 
+    static let heldAttempt = "SELECT id FROM plans WHERE \(attemptGuard)"
+
     static let recordProcessGroup = "UPDATE plans SET process_group = ? WHERE \(attemptGuard)"
 
     /// One statement renews the leases of `count` runs, each named by (id, owner, attempt), and

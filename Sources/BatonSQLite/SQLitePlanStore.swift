@@ -118,6 +118,15 @@ public final class SQLitePlanStore: PlanStore {
         }
     }
 
+    public func recordSetup(_ detail: String, for attempt: AttemptRef, now: Date) async throws {
+        try await write { connection in
+            guard try connection.firstRow(PlanQueries.heldAttempt, Self.guardBindings(attempt), { _ in true }) != nil else {
+                throw try Self.notHeldError(attempt, in: connection)
+            }
+            try Self.append(QueueRules.setUp(attempt, detail: detail, now: now), in: connection)
+        }
+    }
+
     public func renewLeases(_ attempts: [AttemptRef], leaseDuration: Duration, now: Date) async throws -> Set<AttemptRef> {
         // SQLite allows 32,766 bound values: far more runs than one orchestrator holds.
         guard !attempts.isEmpty else { return [] }

@@ -9,7 +9,7 @@ import Logging
 ///
 /// Routes are grouped by the role they need, so who may call what reads in one place:
 /// health and the Prometheus `/metrics` need no token; reading needs `viewer`; enqueueing, cancelling and polling need
-/// `producer`; pausing, resuming, restarting, tokens, the audit log and pruning need `admin`.
+/// `producer`; pausing, resuming, restarting, tokens, the audit log, pruning and environments need `admin`.
 public func buildApplication(
     configuration: ServerConfiguration,
     node: BatonNode,
@@ -35,6 +35,7 @@ public func buildApplication(
     OrchestratorController(node: node, configuration: configuration)
         .addRoutes(viewer: viewer, producer: producer, admin: admin)
     ClusterController(node: node, configuration: configuration).addRoutes(viewer: viewer, admin: admin)
+    EnvironmentsController(environments: configuration.environments, audit: node.store, configuration: configuration).addRoutes(admin: admin)
     TokensController(tokens: tokens, audit: node.store, cache: cache, configuration: configuration).addRoutes(admin: admin)
     MetricsController(store: node.store, serverMetrics: metrics).addRoutes(root: router, viewer: viewer)
     allowedMethods.learn(from: router)

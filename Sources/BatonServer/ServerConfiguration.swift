@@ -12,6 +12,8 @@ public struct ServerConfiguration: Sendable {
     public var maxWait: Duration = .seconds(300)
     /// Whether plans run sandboxed, as `GET /health` reports it (`--sandbox`).
     public var sandbox: Sandbox.Decision = .off(reason: "--sandbox off")
+    /// This node's environments (`GET /api/v1/envs`); `nil` answers 404 there.
+    public var environments: EnvironmentStore?
 
     public init() {}
 }

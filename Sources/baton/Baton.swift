@@ -17,7 +17,7 @@ struct Baton: AsyncParsableCommand {
         subcommands: [
             Serve.self, Enqueue.self, List.self, Show.self, Logs.self, Cancel.self,
             Status.self, Nodes.self, Poll.self, Pause.self, Resume.self, Restart.self, Token.self, Audit.self,
-            Doctor.self, Prune.self, Migrate.self,
+            Envs.self, Doctor.self, Prune.self, Migrate.self,
         ]
     )
 

@@ -9,6 +9,7 @@ import BatonCore
             try await store.add(spec())
             let plan = try await store.claimOne()
             let attempt = try #require(plan.currentAttempt)
+            try await store.recordSetup("environment 1a2b built in 3.2 s", for: attempt, now: t0)
             try await store.recordProcessGroup(4242, for: attempt, now: t0)
             #expect(try await store.plan(plan.id)?.processGroup == 4242)
             let result = try JSONText(validating: #"{"status": "success", "output": {"passed": 12}}"#)
@@ -23,7 +24,9 @@ import BatonCore
             #expect(finished.usage == PlanUsage(inputTokens: 10, outputTokens: 20, costUSD: 0.5))
             #expect(finished.finishedAt == t0.adding(seconds: 2))
             #expect(finished.leaseExpiresAt == nil)
-            #expect(try await store.events(of: plan.id).map(\.kind) == [.enqueued, .claimed, .started, .finished])
+            let events = try await store.events(of: plan.id)
+            #expect(events.map(\.kind) == [.enqueued, .claimed, .setup, .started, .finished])
+            #expect(events.first { $0.kind == .setup }?.detail == "environment 1a2b built in 3.2 s")
         }
     }
 
@@ -56,6 +59,7 @@ import BatonCore
                 _ = try await store.requeue(attempt, .retry(failedRun: PlanOutcome(status: .failed), runAt: t0), now: t0)
             }
             await expectStoreError(.attemptNotHeld) { try await store.recordProcessGroup(1, for: attempt, now: t0) }
+            await expectStoreError(.attemptNotHeld) { try await store.recordSetup("late", for: attempt, now: t0) }
             await expectStoreError(.invalidTransition) { _ = try await store.cancel(done.id, actor: "ops", now: t0) }
             #expect(try await store.renewLeases([attempt], leaseDuration: .seconds(60), now: t0).isEmpty)
             #expect(try await store.recoverExpiredLeases(now: t0.adding(seconds: 3600)).isEmpty)

@@ -77,7 +77,8 @@ struct SandboxEndToEndTests {
             #expect(!processesRunning(containing: sleeper).isEmpty, "the daemon runs while the plan does")
             server.send(SIGKILL)
         }
-        #expect(!processesRunning(containing: sleeper).isEmpty, "a killed server's plan goes on until it is recovered")
+        // A killed server's plan goes on until it is recovered, or until a server starting on
+        // this host clears what dead servers left in their cgroups (as root), whichever is first.
         try await ServerProcess.with(dataDir: directory.dataDir, workspace: directory.workspace, arguments: arguments) { server in
             let recovered = try await eventually(within: .seconds(60)) {
                 try await server.client.plan(planID).value.attempt >= 2

@@ -11,7 +11,8 @@ import Foundation
 ///
 /// Then, where bubblewrap runs, the cost of the sandbox: the same plans at W = 2 sandboxed and
 /// not (ratio), and start-up — from the runner's start to the plan's first statement — p50 and
-/// p99 of each, alternating.
+/// p99 of each, alternating; and what a plan with requirements pays once its environment is
+/// built. Build the main package first (`swift build -c release`) for `baton-confine`.
 ///
 ///     swift run -c release --package-path Benchmarks RunnerBenchmark [--plans 500] [--rounds 3]
 @main
@@ -43,8 +44,8 @@ struct RunnerBenchmark {
 
     static func sandboxCost(plans: Int, rounds: Int, python: PythonInterpreter, workspace: String) async throws {
         print("")
-        guard case .on(let sandbox) = try await Sandbox.decide(.auto) else {
-            print("sandbox: bubblewrap cannot run here; not measured")
+        guard case .on(let sandbox) = try await Sandbox.decide(.auto, options: .init(confine: confine)) else {
+            print("sandbox: bubblewrap cannot run here (or baton-confine is not built: swift build -c release); not measured")
             return
         }
         var open = Duration.seconds(1_000_000)
@@ -71,6 +72,34 @@ struct RunnerBenchmark {
         print(String(format: "start-up (runner start → first statement, 200 each): unsandboxed p50 %.1f ms  p99 %.1f ms   sandboxed p50 %.1f ms  p99 %.1f ms",
                      Floor.percentile(plainLatency, 0.5), Floor.percentile(plainLatency, 0.99),
                      Floor.percentile(sandboxLatency, 0.5), Floor.percentile(sandboxLatency, 0.99)))
+        try await environmentReuse(python: python, workspace: workspace, sandbox: sandbox, stamp: stamp)
+    }
+
+    /// `baton-confine` of the main package's release build, which `swift build -c release` makes.
+    static let confine = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent(".build/release/baton-confine").path
+
+    /// What a plan with requirements pays once its environment exists: start-up of a plan whose
+    /// set is cached against one with no requirements, alternating (after one build, timed).
+    static func environmentReuse(python: PythonInterpreter, workspace: String, sandbox: Sandbox, stamp: Plan) async throws {
+        let data = try Floor.scratchDirectory("baton-runner-bench-envs")
+        defer { try? FileManager.default.removeItem(atPath: data) }
+        var configuration = PythonRunner.Configuration(interpreter: python, workspaceRoot: workspace)
+        configuration.sandbox = sandbox
+        configuration.environments = EnvironmentStore(directory: data + "/envs")
+        let runner = PythonRunner(configuration: configuration, logger: Floor.quiet)
+        var withSet = stamp
+        withSet.runtime = PlanRuntime(requirements: ["termcolor==2.4.0"])
+        let build = try await ContinuousClock().measure { _ = try await firstStatement(of: withSet, by: runner) }
+        var bare: [Double] = []
+        var cached: [Double] = []
+        for _ in 0..<100 {
+            bare.append(try await firstStatement(of: stamp, by: runner))
+            cached.append(try await firstStatement(of: withSet, by: runner))
+        }
+        let (bareP50, cachedP50) = (Floor.percentile(bare, 0.5), Floor.percentile(cached, 0.5))
+        print(String(format: "environments (sandboxed, 100 each): first plan with a new set %.1f s (venv + pip install)   start-up with the set cached p50 %.1f ms  p99 %.1f ms   no requirements p50 %.1f ms  p99 %.1f ms   difference p50 %+.1f ms   (target ≤ 5 ms)",
+                     Floor.seconds(build), cachedP50, Floor.percentile(cached, 0.99), bareP50, Floor.percentile(bare, 0.99), cachedP50 - bareP50))
     }
 
     /// Milliseconds from asking `runner` to run `plan` (which prints `time.time_ns()`) to that print.

@@ -1,7 +1,7 @@
 import Foundation
 
 /// One line of the audit log: who did what to the cluster, when, and how it went (design §10).
-/// Control commands, token changes and prunes are recorded.
+/// Control commands, token changes and prunes (of plans and of environments) are recorded.
 public struct AuditEntry: Sendable, Hashable {
     /// What was done.
     public enum Action: String, Sendable, Hashable, CaseIterable, Codable {
@@ -9,6 +9,7 @@ public struct AuditEntry: Sendable, Hashable {
         case tokenCreate = "token.create"
         case tokenRevoke = "token.revoke"
         case prune
+        case environmentsPrune = "envs.prune"
     }
 
     public let id: Int64

@@ -8,6 +8,9 @@ public struct PlanEvent: Sendable, Hashable {
         /// A scheduled plan came due.
         case promoted
         case claimed
+        /// The run's environment was built, reused or could not be had; `detail` says which,
+        /// and how long it took (the run's own time does not count it).
+        case setup
         /// The child process started; `detail` holds its process group.
         case started
         case cancelRequested = "cancel_requested"

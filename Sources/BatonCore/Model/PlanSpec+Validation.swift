@@ -142,11 +142,11 @@ extension PlanRuntime {
     /// Why `requirement` cannot be handed to pip, or `nil` when it can: a package name with
     /// extras, versions or a URL (PEP 508) in printable ASCII, but no option, local path or
     /// shell syntax.
-    static func problem(withRequirement requirement: String) -> String? {
+    static func problem(withRequirement requirement: String, maxLength: Int? = PlanSpec.Bounds.requirementLength) -> String? {
         let trimmed = String(requirement.drop(while: { $0 == " " }))
         if trimmed.isEmpty { return "must not be empty" }
-        if requirement.utf8.count > PlanSpec.Bounds.requirementLength {
-            return "must be at most \(PlanSpec.Bounds.requirementLength) characters; put a longer set in requirements_file"
+        if let maxLength, requirement.utf8.count > maxLength {
+            return "must be at most \(maxLength) characters; put a longer set in requirements_file"
         }
         if !requirement.utf8.allSatisfy({ (0x20...0x7E).contains($0) }) {
             return "must be printable ASCII: no control characters, line breaks or other scripts"

@@ -68,6 +68,8 @@ extension Orchestrator {
             case .output(let stream, let bytes):
                 let offset = output.append(bytes, stream: stream)
                 bus.publish(.output(planID: plan.id, attempt: plan.attempt, stream: stream, offset: offset, bytes: bytes))
+            case .setup(let detail):
+                output.recordSetup(detail)
             }
         }, onFinish: { report in
             await self.record(report, of: plan)

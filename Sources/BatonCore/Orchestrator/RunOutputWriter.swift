@@ -86,6 +86,21 @@ final class RunOutputWriter: Sendable {
         }
     }
 
+    /// Records how the run's setup went, as a `setup` event; a run that lost its plan meanwhile
+    /// has nothing to record.
+    func recordSetup(_ detail: String) {
+        let (store, attempt, now, logger) = (store, attempt, now, logger)
+        Task {
+            do {
+                try await store.recordSetup(detail, for: attempt, now: now())
+            } catch let error as PlanStoreError where error.code == .attemptNotHeld || error.code == .planNotFound {
+                return
+            } catch {
+                logger.warning("cannot record a run's setup", metadata: ["plan.id": "\(attempt.planID)", "error": "\(error)"])
+            }
+        }
+    }
+
     /// Buffers a chunk for the store; returns how many bytes of `stream` came before it.
     func append(_ bytes: [UInt8], stream: StandardStream) -> Int64 {
         buffer.batch.withLock { batch in

@@ -29,6 +29,9 @@ public protocol PlanStore: Sendable {
     /// Records the process group of a run once its child has started.
     func recordProcessGroup(_ processGroup: Int32, for attempt: AttemptRef, now: Date) async throws
 
+    /// Records how a run's setup phase went (a `setup` event) while the run holds its plan.
+    func recordSetup(_ detail: String, for attempt: AttemptRef, now: Date) async throws
+
     /// Extends the lease of each run in `attempts` (one statement) and returns the runs that
     /// still hold their plan: a run missing from the answer was recovered, finished or canceled
     /// elsewhere, and its orchestrator must stop it.

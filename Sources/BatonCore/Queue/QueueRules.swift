@@ -62,6 +62,11 @@ public enum QueueRules {
                         detail: "process group \(processGroup)")
     }
 
+    /// The event of a run's setup phase (its environment), described by `detail`.
+    public static func setUp(_ attempt: AttemptRef, detail: String, now: Date) -> PlanEvent.Draft {
+        PlanEvent.Draft(planID: attempt.planID, at: now, kind: .setup, attempt: attempt.attempt, actor: attempt.owner, detail: detail)
+    }
+
     /// The event of a scheduled plan that came due.
     public static func promoted(planID: Int64, attempt: Int, now: Date) -> PlanEvent.Draft {
         PlanEvent.Draft(planID: planID, at: now, kind: .promoted, attempt: attempt, actor: "scheduler", from: .scheduled, to: .queued)

@@ -92,17 +92,20 @@ public struct PlanCgroups: Sendable, Hashable {
         return nil
     }
 
-    /// Removes what servers that no longer run left in `directory`: empty run cgroups and their
-    /// `baton-<pid>` directories. Anything still populated stays.
+    /// Clears what servers that no longer run left in `directory`: the processes of their runs
+    /// and builds (a server killed with `kill -9` leaves them running), then the run cgroups and
+    /// their `baton-<pid>` directories.
     private static func removeStaleBases(in directory: String) {
         guard let entries = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return }
         for entry in entries where entry.hasPrefix("baton-") {
             guard let owner = pid_t(entry.dropFirst("baton-".count)), kill(owner, 0) != 0, errno == ESRCH else { continue }
             let base = directory + "/" + entry
-            for run in (try? FileManager.default.contentsOfDirectory(atPath: base)) ?? [] where run.hasPrefix("plan-") {
-                rmdir(base + "/" + run)
+            let runs = ((try? FileManager.default.contentsOfDirectory(atPath: base)) ?? []).filter { !$0.contains(".") }.map { base + "/" + $0 }
+            for run in runs {
+                let members = (try? String(contentsOfFile: run + "/cgroup.procs", encoding: .utf8)) ?? ""
+                for member in members.split(separator: "\n").compactMap({ pid_t($0) }) { kill(member, SIGKILL) }
             }
-            rmdir(base)
+            RunCgroups.removeWhenEmpty(runs + [base])
         }
     }
 }
@@ -126,8 +129,13 @@ struct RunCgroups: Sendable {
     /// Removes both cgroups once the last process in them is gone; a process still dying keeps
     /// them a little longer.
     func remove() {
-        let directories = directories
-        guard directories.contains(where: { rmdir($0) != 0 && errno == EBUSY }) else { return }
+        Self.removeWhenEmpty(directories)
+    }
+
+    /// Removes `directories` in order now, or — while a process in them is still dying — a
+    /// little later.
+    static func removeWhenEmpty(_ directories: [String]) {
+        guard !directories.allSatisfy({ rmdir($0) == 0 || errno == ENOENT }) else { return }
         Task.detached {
             for _ in 0..<50 {
                 try? await Task.sleep(for: .milliseconds(100))

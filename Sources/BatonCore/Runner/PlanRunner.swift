@@ -16,6 +16,8 @@ public enum RunEvent: Sendable, Hashable {
     case started(processGroup: Int32)
     /// A chunk of output, exactly as read.
     case output(StandardStream, [UInt8])
+    /// How the setup phase (the plan's environment) went, recorded as a `setup` event.
+    case setup(String)
 }
 
 /// Why a run was stopped from outside before it ended on its own.

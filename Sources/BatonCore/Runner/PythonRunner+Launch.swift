@@ -41,24 +41,31 @@ extension PythonRunner {
     /// The real path of a script inside the workspace root. A path leading outside the root,
     /// through `..` or a symlink, is refused; a missing file ends the plan `script_not_found`.
     func resolveScript(_ path: String) throws(LaunchFailure) -> String {
-        if let problem = PlanSpec.problem(withScriptPath: path) {
-            throw LaunchFailure(failure: PlanFailure(kind: .scriptNotFound, message: "script \(path) is refused: it \(problem)"))
+        try resolveInWorkspace(path, noun: "script", problem: PlanSpec.problem(withScriptPath: path), kind: .scriptNotFound)
+    }
+
+    /// The real path of the regular file `path` names inside the workspace root, or a failure of
+    /// `kind` saying why not: `problem` (the path's own), a path leading outside the root
+    /// (through `..` or a symlink), or no such file.
+    func resolveInWorkspace(_ path: String, noun: String, problem: String?, kind: PlanFailure.Kind) throws(LaunchFailure) -> String {
+        if let problem {
+            throw LaunchFailure(failure: PlanFailure(kind: kind, message: "\(noun) \(path) is refused: it \(problem)"))
         }
         let candidate = configuration.workspaceRoot + "/" + path
         guard let real = Self.realPath(candidate) else {
-            throw LaunchFailure(failure: PlanFailure(kind: .scriptNotFound, message: "no script \(path) in the workspace \(configuration.workspaceRoot)"))
+            throw LaunchFailure(failure: PlanFailure(kind: kind, message: "no \(noun) \(path) in the workspace \(configuration.workspaceRoot)"))
         }
         // Compared as bytes: `hasPrefix` on String treats canonically equivalent spellings as equal.
         let root = workspaceRealPath == "/" ? "/" : workspaceRealPath + "/"
         guard real.utf8.starts(with: root.utf8) else {
             throw LaunchFailure(failure: PlanFailure(
-                kind: .scriptNotFound,
-                message: "script \(path) resolves to \(real), outside the workspace \(configuration.workspaceRoot); Baton runs only scripts inside it"
+                kind: kind,
+                message: "\(noun) \(path) resolves to \(real), outside the workspace \(configuration.workspaceRoot); Baton reads only files inside it"
             ))
         }
         var status = stat()
         guard stat(real, &status) == 0, (status.st_mode & S_IFMT) == S_IFREG else {
-            throw LaunchFailure(failure: PlanFailure(kind: .scriptNotFound, message: "script \(path) is not a regular file"))
+            throw LaunchFailure(failure: PlanFailure(kind: kind, message: "\(noun) \(path) is not a regular file"))
         }
         return real
     }

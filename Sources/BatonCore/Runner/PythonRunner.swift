@@ -30,6 +30,9 @@ public struct PythonRunner: PlanRunner {
         public var nodeName: String?
         /// The sandbox plans run in; `nil` runs them as the server's user, unsandboxed.
         public var sandbox: Sandbox?
+        /// Where the environments of plans' requirements are kept; `nil` fails plans that have
+        /// requirements.
+        public var environments: EnvironmentStore?
         /// Where private directories for inline code are made.
         public var scratchRoot: String = NSTemporaryDirectory().hasSuffix("/") ? String(NSTemporaryDirectory().dropLast()) : NSTemporaryDirectory()
 
@@ -61,12 +64,27 @@ public struct PythonRunner: PlanRunner {
     }
 
     public func run(_ plan: Plan, attempt: Int, control: RunControl, events: @escaping @Sendable (RunEvent) -> Void) async -> RunReport {
+        var environment: EnvironmentStore.Lease?
+        var setupOutput = CapturedOutput(cap: configuration.maxOutputBytes)
+        if plan.runtime.needsEnvironment {
+            switch await setUpEnvironment(plan, control: control, events: events) {
+            case .ready(let lease, let stderr):
+                environment = lease
+                setupOutput = stderr
+            case .ended(let report):
+                return report
+            }
+        }
+        defer {
+            if let environment, let store = configuration.environments { Task { await store.release(environment) } }
+        }
+        // The run's own time: its setup is reported apart.
         let clock = ContinuousClock()
         let start = clock.now
         let empty = CapturedOutput(cap: configuration.maxOutputBytes)
         func failed(_ failure: PlanFailure) -> RunReport {
             RunReport(outcome: PlanOutcome(status: .failed, durationMs: (clock.now - start).wholeMilliseconds, error: failure),
-                      steps: [], stdout: empty, stderr: empty, processGroup: nil, termination: nil, resources: nil)
+                      steps: [], stdout: empty, stderr: setupOutput, processGroup: nil, termination: nil, resources: nil)
         }
 
         let launch: Launch
@@ -82,33 +100,33 @@ public struct PythonRunner: PlanRunner {
         // reach everything it starts. (With `processGroupID` as well, this would be ignored.)
         platform.createSession = true
         platform.teardownSequence = [.gracefulShutDown(toProcessGroup: true, allowedDurationToNextStep: configuration.killGracePeriod)]
-        let environment = Environment.custom(Dictionary(uniqueKeysWithValues: launch.environment.compactMap { key, value in
+        let childEnvironment = Environment.custom(Dictionary(uniqueKeysWithValues: launch.environment.compactMap { key, value in
             Environment.Key(rawValue: key).map { ($0, value) }
         }))
         let planLogger = logger.with(plan: plan.id, attempt: attempt)
         let limits = configuration.sandbox.map { $0.limits.lowered(to: plan.runtime.limits) }
         let cgroups: RunCgroups?
         do {
-            cgroups = try configuration.sandbox?.runCgroups(for: plan, attempt: attempt, limits: limits!)
+            cgroups = try configuration.sandbox?.runCgroups(named: "plan-\(plan.id)-\(attempt)", limits: limits!)
         } catch {
             return failed(PlanFailure(kind: .spawnFailed, message: "cannot set the plan's limits up: \(error)"))
         }
         defer { cgroups?.remove() }
-        let (executable, arguments) = command(for: launch, plan: plan, limits: limits, cgroups: cgroups)
+        let (executable, arguments) = command(for: launch, plan: plan, environment: environment, limits: limits, cgroups: cgroups)
 
         let execution: ExecutionResult<Supervision, SequenceOutput, SequenceOutput>
         do {
             execution = try await Subprocess.run(
                 .path(FilePath(executable)),
                 arguments: Arguments(arguments),
-                environment: environment,
+                environment: childEnvironment,
                 workingDirectory: FilePath(configuration.workspaceRoot),
                 platformOptions: platform,
                 input: .inputWriter,
                 output: .sequence,
                 error: .sequence
             ) { execution in
-                await supervise(execution, plan: plan, control: control, events: events)
+                await supervise(execution, plan: plan, stderrSoFar: setupOutput, control: control, events: events)
             }
         } catch {
             guard FileManager.default.isExecutableFile(atPath: configuration.interpreter.path) else {
@@ -144,11 +162,15 @@ public struct PythonRunner: PlanRunner {
                          processGroup: processGroup, termination: termination, resources: supervision.resources)
     }
 
-    /// The executable and arguments that start `launch`: the interpreter, or the sandbox running it.
-    private func command(for launch: Launch, plan: Plan, limits: ResourceLimits?, cgroups: RunCgroups?) -> (String, [String]) {
-        guard let sandbox = configuration.sandbox, let limits else { return (configuration.interpreter.path, launch.arguments) }
-        let readable = configuration.interpreter.installation + [launch.scratchDirectory, configuration.helperDirectory].compactMap { $0 }
-        let line = sandbox.commandLine(running: [configuration.interpreter.path] + launch.arguments, workspace: workspaceRealPath,
+    /// The executable and arguments that start `launch`: the interpreter (the environment's,
+    /// when the plan has one), or the sandbox running it.
+    private func command(for launch: Launch, plan: Plan, environment: EnvironmentStore.Lease?, limits: ResourceLimits?,
+                         cgroups: RunCgroups?) -> (String, [String]) {
+        let python = environment?.python ?? configuration.interpreter.path
+        guard let sandbox = configuration.sandbox, let limits else { return (python, launch.arguments) }
+        let readable = configuration.interpreter.installation
+            + [environment?.path, launch.scratchDirectory, configuration.helperDirectory].compactMap { $0 }
+        let line = sandbox.commandLine(running: [python] + launch.arguments, workspace: workspaceRealPath,
                                        readable: readable, network: plan.runtime.network, limits: limits, cgroups: cgroups)
         return (line[0], Array(line.dropFirst()))
     }
@@ -173,7 +195,7 @@ public struct PythonRunner: PlanRunner {
     /// reads the child's resource usage once it has exited — all while the child runs.
     private func supervise(
         _ execution: Execution<CustomWriteInput, SequenceOutput, SequenceOutput>,
-        plan: Plan, control: RunControl, events: @escaping @Sendable (RunEvent) -> Void
+        plan: Plan, stderrSoFar: CapturedOutput, control: RunControl, events: @escaping @Sendable (RunEvent) -> Void
     ) async -> Supervision {
         let processID = execution.processIdentifier.value
         events(.started(processGroup: processID))
@@ -210,7 +232,7 @@ public struct PythonRunner: PlanRunner {
                 return .stdout(captured, scanner.lastBlock)
             }
             group.addTask {
-                var captured = CapturedOutput(cap: cap)
+                var captured = stderrSoFar
                 do {
                     for try await buffer in execution.standardError {
                         let bytes = buffer.withUnsafeBytes { Array($0) }

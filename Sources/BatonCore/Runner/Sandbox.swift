@@ -63,40 +63,77 @@ public struct Sandbox: Sendable, Hashable {
         return line + bwrapArguments(running: (user?.switchArguments ?? []) + command, workspace: workspace, readable: readable, network: network)
     }
 
-    /// The cgroups of one run, with its limits set; `nil` where cgroups are not available.
-    func runCgroups(for plan: Plan, attempt: Int, limits: ResourceLimits) throws(CgroupsUnavailable) -> RunCgroups? {
+    /// New cgroups for one run (`plan-<id>-<attempt>`, `env-<key>`), with `limits` set; `nil`
+    /// where cgroups are not available.
+    func runCgroups(named name: String, limits: ResourceLimits) throws(CgroupsUnavailable) -> RunCgroups? {
         guard case .success(let cgroups) = cgroups else { return nil }
-        return try cgroups.create(for: "plan-\(plan.id)-\(attempt)", limits: limits)
+        return try cgroups.create(for: name, limits: limits)
     }
 
     private func bwrapArguments(running command: [String], workspace: String, readable: [String], network: Bool) -> [String] {
         var arguments = ["--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try"]
         if !network { arguments.append("--unshare-net") }
-        // Later mounts cover earlier ones: the private /tmp and the covered home first, then
-        // what must show through them (a workspace or inline code under /tmp, an interpreter
-        // under the home), the hidden paths last of all.
-        arguments += ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
-                      "--perms", "1777", "--tmpfs", "/tmp", "--perms", "1777", "--tmpfs", "/dev/shm"]
-        if let serverHome { arguments += ["--tmpfs", serverHome] }
-        arguments += ["--perms", "0777", "--dir", Self.home]
-        let shown = readable.filter { FileManager.default.fileExists(atPath: $0) }
-        // Directories leading to what shows through a covering mount would be made private
-        // (0700) by bwrap: made first, each open to every user.
-        for directory in Self.leadingDirectories(to: [workspace] + shown, under: ["/tmp", serverHome].compactMap { $0 }) {
-            arguments += ["--perms", "0755", "--dir", directory]
-        }
-        arguments += ["--bind", workspace, workspace]
-        for path in shown { arguments += ["--ro-bind", path, path] }
-        for directory in hiddenDirectories { arguments += ["--tmpfs", directory] }
-        for file in hiddenFiles where FileManager.default.fileExists(atPath: file) && !hiddenDirectories.contains(where: { file.hasPrefix($0 + "/") }) {
-            arguments += ["--ro-bind", "/dev/null", file]
-        }
+        arguments += ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
+        for mount in mounts(workspace: workspace, readable: readable) { arguments += mount.arguments }
         // As root, the capabilities `setpriv` needs to become the plan user, which drops them.
         arguments += ["--cap-drop", "ALL"]
         if user != nil { arguments += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID", "--cap-add", "CAP_SETPCAP"] }
         arguments += ["--chdir", workspace, "--"]
         return arguments + command
     }
+
+    /// One mount of the sandbox's file system.
+    private enum Mount {
+        case tmpfs(String, permissions: String?)
+        case directory(String, permissions: String)
+        case writable(String)
+        case readOnly(String)
+        /// A file covered by a device node that cannot be opened.
+        case blank(String)
+
+        var path: String {
+            switch self {
+            case .tmpfs(let path, _), .directory(let path, _), .writable(let path), .readOnly(let path), .blank(let path): path
+            }
+        }
+
+        var arguments: [String] {
+            switch self {
+            case .tmpfs(let path, let permissions): (permissions.map { ["--perms", $0] } ?? []) + ["--tmpfs", path]
+            case .directory(let path, let permissions): ["--perms", permissions, "--dir", path]
+            case .writable(let path): ["--bind", path, path]
+            case .readOnly(let path): ["--ro-bind", path, path]
+            case .blank(let path): ["--ro-bind", "/dev/null", path]
+            }
+        }
+    }
+
+    /// Every mount over the read-only root, shallowest first: a later mount covers an earlier
+    /// one, so what lies inside a covered or hidden directory (a workspace in `/tmp`, an
+    /// interpreter under the home, an environment in the data directory) shows through it, and
+    /// a hidden directory inside the workspace stays hidden.
+    private func mounts(workspace: String, readable: [String]) -> [Mount] {
+        let shown = readable.filter { FileManager.default.fileExists(atPath: $0) }
+        let covers = ["/tmp", serverHome].compactMap { $0 } + hiddenDirectories
+        var mounts: [Mount] = [.tmpfs("/tmp", permissions: "1777"), .tmpfs("/dev/shm", permissions: "1777")]
+        if let serverHome { mounts.append(.tmpfs(serverHome, permissions: nil)) }
+        mounts += hiddenDirectories.map { .tmpfs($0, permissions: nil) }
+        mounts += hiddenFiles.filter { file in
+            FileManager.default.fileExists(atPath: file) && !hiddenDirectories.contains(where: { file.hasPrefix($0 + "/") })
+        }.map(Mount.blank)
+        mounts.append(.directory(Self.home, permissions: "0777"))
+        // Directories leading to what shows through a cover would be made private (0700) by
+        // bwrap: made first, each open to every user.
+        mounts += Self.leadingDirectories(to: [workspace] + shown, under: covers).map { .directory($0, permissions: "0755") }
+        mounts.append(.writable(workspace))
+        mounts += shown.map(Mount.readOnly)
+        return mounts.enumerated().sorted { ($0.element.path.depth, $0.offset) < ($1.element.path.depth, $1.offset) }.map(\.element)
+    }
+}
+
+private extension String {
+    /// The number of components of an absolute path: `/` 0, `/tmp` 1, `/tmp/a` 2.
+    var depth: Int { split(separator: "/").count }
 }
 
 extension Sandbox {

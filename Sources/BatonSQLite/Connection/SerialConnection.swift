@@ -1,3 +1,5 @@
+import BatonCore
+
 /// A ``SQLiteConnection`` owned by an actor that runs on a thread of its own.
 ///
 /// Every call to ``perform(_:)`` runs on that thread, one at a time, so the connection is never

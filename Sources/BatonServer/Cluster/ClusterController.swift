@@ -51,26 +51,8 @@ struct ClusterController: Sendable {
     }
 
     @Sendable func prune(request: Request, context: BatonRequestContext) async throws -> Response {
-        let body = try await request.jsonBody(limit: configuration.maxBodyBytes)
-        let usage = "must be {\"older_than_seconds\": N}, N from 0 to \(Self.maxPruneAge)"
-        guard body.kind == .object else { throw PlanValidationError(field: "body", message: usage) }
-        var age: Double?
-        var issues: [PlanValidationError.Issue] = []
-        for (key, value) in try body.members() {
-            switch key {
-            case "older_than_seconds":
-                if let seconds = try? JSONDecoder().decode(Double.self, from: Data(value.bytes)), seconds.isFinite,
-                   (0...Double(Self.maxPruneAge)).contains(seconds) {
-                    age = seconds
-                } else {
-                    issues.append(.init(field: key, message: "must be a number of seconds from 0 to \(Self.maxPruneAge)"))
-                }
-            default:
-                issues.append(.init(field: key, message: "is not a field of a prune (older_than_seconds)"))
-            }
-        }
-        if age == nil, issues.isEmpty { issues.append(.init(field: "older_than_seconds", message: "is required")) }
-        guard issues.isEmpty, let age else { throw PlanValidationError(issues: issues) }
+        let age = try await request.secondsBody(field: "older_than_seconds", maximum: Self.maxPruneAge, operation: "a prune",
+                                                limit: configuration.maxBodyBytes)
         let now = Date()
         let deleted = try await node.pruner.prune(olderThan: .seconds(age), actor: context.triggeredBy, now: now)
         var json = JSONWriter()

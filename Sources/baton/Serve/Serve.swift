@@ -157,6 +157,8 @@ struct Serve: AsyncParsableCommand {
         let (python, workspace, helper, maxOutput) = (settings.python, settings.workspace, settings.helperDirectory, settings.maxOutputBytes)
         let killGrace = Duration.seconds(settings.killGrace)
         let nodeName = settings.nodeName
+        // One store for every generation: a restart keeps the environments and their locks.
+        let environments = EnvironmentStore(directory: URL(fileURLWithPath: settings.dataDir).standardizedFileURL.path + "/envs")
         var node = BatonNode.Configuration()
         node.name = settings.nodeName
         node.retention = settings.retention.map { .seconds($0) }
@@ -175,6 +177,7 @@ struct Serve: AsyncParsableCommand {
             runner.maxOutputBytes = maxOutput
             runner.killGracePeriod = killGrace
             runner.sandbox = sandbox.sandbox
+            runner.environments = environments
             runner.nodeName = nodeName
             return PreparedRunner(runner: PythonRunner(configuration: runner, logger: runnerLogger), interpreter: interpreter)
         }
@@ -185,6 +188,7 @@ struct Serve: AsyncParsableCommand {
         server.maxBodyBytes = settings.maxBodyBytes
         server.maxWait = .seconds(settings.maxWait)
         server.sandbox = sandbox
+        server.environments = environments
         let workers = settings.workers
         let dataDir = settings.dataDir
         let database = settings.database

@@ -15,7 +15,8 @@ struct RunnerFixture: ~Copyable {
     let workspace = try! TemporaryDirectory()
     let runner: PythonRunner
 
-    init(maxOutputBytes: Int = 1 << 20, grace: Duration = .seconds(5), helper: Bool = true, sandbox: Sandbox? = nil) async throws {
+    init(maxOutputBytes: Int = 1 << 20, grace: Duration = .seconds(5), helper: Bool = true, sandbox: Sandbox? = nil,
+         environments: EnvironmentStore? = nil) async throws {
         var configuration = PythonRunner.Configuration(
             interpreter: try await sharedInterpreter.value,
             workspaceRoot: workspace.path,
@@ -24,6 +25,7 @@ struct RunnerFixture: ~Copyable {
         configuration.maxOutputBytes = maxOutputBytes
         configuration.killGracePeriod = grace
         configuration.sandbox = sandbox
+        configuration.environments = environments
         try await sandbox?.prepare(workspace: workspace.path)
         runner = PythonRunner(configuration: configuration, logger: quietLogger)
     }

@@ -1,12 +1,11 @@
-import BatonCore
 import Foundation
 
 /// A serial executor that runs every job on one dedicated thread.
 ///
-/// SQLite calls block. An actor whose `unownedExecutor` is a `ThreadExecutor` runs all of its
-/// methods on this thread, so those blocking calls never occupy the Swift cooperative pool or an
-/// event loop, while callers simply `await` the actor.
-final class ThreadExecutor: SerialExecutor, @unchecked Sendable {
+/// SQLite calls block, and so do file-system walks. An actor whose `unownedExecutor` is a
+/// `ThreadExecutor` runs all of its methods on this thread, so those blocking calls never occupy
+/// the Swift cooperative pool or an event loop, while callers simply `await` the actor.
+public final class ThreadExecutor: SerialExecutor, @unchecked Sendable {
     // `jobs` and `stopping` are guarded by `condition`.
     private let condition = NSCondition()
     private var jobs: [UnownedJob] = []
@@ -14,7 +13,7 @@ final class ThreadExecutor: SerialExecutor, @unchecked Sendable {
     private var finalWork: (@Sendable () -> Void)?
 
     /// Starts the thread, marked with `name` (see ``currentName``).
-    init(name: String) {
+    public init(name: String) {
         let thread = Thread { [self] in
             Thread.current.threadDictionary[Self.nameKey] = name
             runJobs()
@@ -27,11 +26,11 @@ final class ThreadExecutor: SerialExecutor, @unchecked Sendable {
 
     /// The name of the executor whose thread is running the caller, or `nil` on any other thread
     /// (the cooperative pool above all).
-    static var currentName: String? {
+    public static var currentName: String? {
         Thread.current.threadDictionary[nameKey] as? String
     }
 
-    func enqueue(_ job: consuming ExecutorJob) {
+    public func enqueue(_ job: consuming ExecutorJob) {
         let job = UnownedJob(job)
         condition.lock()
         jobs.append(job)
@@ -39,7 +38,7 @@ final class ThreadExecutor: SerialExecutor, @unchecked Sendable {
         condition.unlock()
     }
 
-    func asUnownedSerialExecutor() -> UnownedSerialExecutor {
+    public func asUnownedSerialExecutor() -> UnownedSerialExecutor {
         UnownedSerialExecutor(ordinary: self)
     }
 
@@ -47,7 +46,7 @@ final class ThreadExecutor: SerialExecutor, @unchecked Sendable {
     ///
     /// Call only when nothing can enqueue more work (an actor's `deinit`): jobs enqueued after
     /// the thread has ended would never run.
-    func shutdown(finally: (@Sendable () -> Void)? = nil) {
+    public func shutdown(finally: (@Sendable () -> Void)? = nil) {
         condition.lock()
         stopping = true
         finalWork = finally
