@@ -138,7 +138,7 @@ private extension String {
 
 extension Sandbox {
     /// The directories strictly between a covered directory and each of `paths` below it,
-    /// parents first: `/root/a/b/c` under `/root` gives `/root/a`, `/root/a/b`.
+    /// parents first: `<home>/a/b/c` under `<home>` gives `<home>/a`, `<home>/a/b`.
     static func leadingDirectories(to paths: [String], under covered: [String]) -> [String] {
         var directories: [String] = []
         for path in paths {
