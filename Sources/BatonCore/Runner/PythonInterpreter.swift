@@ -93,11 +93,8 @@ public struct PythonInterpreter: Sendable, Hashable {
             }
             return name
         }
+        if let path = Executables.find(name, on: searchPath ?? "") { return path }
         let directories = (searchPath ?? "").split(separator: ":").map(String.init)
-        for directory in directories where !directory.isEmpty {
-            let path = directory + "/" + name
-            if fileManager.isExecutableFile(atPath: path) { return path }
-        }
         let hint = requested ? "check the name given to --python" : "install Python 3.9 or newer, or pass its path with --python"
         throw PythonInterpreterError("no \(name) found on PATH (\(directories.joined(separator: ":"))): \(hint)")
     }
