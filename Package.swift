@@ -39,8 +39,8 @@ let package = Package(
             providers: [.apt(["libsqlite3-dev"]), .brew(["sqlite"])]
         ),
         .target(name: "CBatonProcess"),
-        // Joins a plan's cgroups and sets its rlimits, then execs bubblewrap: a few microseconds
-        // of C, where a Swift binary would take milliseconds to start.
+        // Joins a plan's cgroups, sets its rlimits and builds its sandbox, then execs Python: a
+        // few hundred microseconds of C, where a Swift binary would take milliseconds to start.
         .executableTarget(name: "baton-confine"),
         .target(
             name: "BatonCore",

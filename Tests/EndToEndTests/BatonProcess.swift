@@ -47,7 +47,7 @@ struct CommandResult: CustomStringConvertible {
 /// process id and a reader of what it has written to stderr so far, while the command runs (to
 /// signal it once it says it is ready, say).
 func baton(
-    _ arguments: [String], environment: [String: String] = [:], input: String? = nil,
+    _ arguments: [String], environment: [String: String] = [:], input: String? = nil, executable: String = BatonBinary.path,
     whileRunning: ((_ pid: pid_t, _ stderrSoFar: @Sendable () -> String) async throws -> Void)? = nil
 ) async throws -> CommandResult {
     // Output goes to files, so that it is complete whatever the command and `whileRunning` do.
@@ -64,7 +64,7 @@ func baton(
     }
     defer { watchdog.cancel() }
     let result = try await Subprocess.run(
-        .path(FilePath(BatonBinary.path)),
+        .path(FilePath(executable)),
         arguments: Arguments(arguments),
         environment: .inherit.updating(isolatedEnvironment(environment)),
         input: .string(input ?? ""),
@@ -128,13 +128,13 @@ struct ServerProcess: Sendable {
     @discardableResult
     static func with(
         dataDir: String, workspace: String, arguments: [String] = [], environment: [String: String] = [:],
-        _ body: (ServerProcess) async throws -> Void
+        executable: String = BatonBinary.path, _ body: (ServerProcess) async throws -> Void
     ) async throws -> TerminationStatus {
         let logPath = dataDir + ".log"
         _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         let log = try FileDescriptor.open(FilePath(logPath), .writeOnly, options: [.append])
         let result = try await Subprocess.run(
-            .path(FilePath(BatonBinary.path)),
+            .path(FilePath(executable)),
             arguments: Arguments(["serve", "--data-dir", dataDir, "--workspace", workspace, "--port", "0", "--poll-interval", "1"] + arguments),
             environment: .inherit.updating(isolatedEnvironment(environment)),
             input: .none,

@@ -12,7 +12,7 @@ import Glibc
 /// says whether plans are sandboxed.
 @Suite("sandboxed plans end to end")
 struct SandboxEndToEndTests {
-    /// Whether bubblewrap runs here; CI sets `BATON_TEST_REQUIRE_SANDBOX`, and then it must.
+    /// Whether the sandbox runs here; CI sets `BATON_TEST_REQUIRE_SANDBOX`, and then it must.
     static func sandboxAvailable() async throws -> Bool {
         guard case .off(let reason) = try await Sandbox.decide(.auto) else { return true }
         try #require(ProcessInfo.processInfo.environment["BATON_TEST_REQUIRE_SANDBOX"] == nil, "no sandbox in CI: \(reason)")
@@ -89,29 +89,33 @@ struct SandboxEndToEndTests {
         }
     }
 
-    @Test("without bubblewrap, auto runs plans unsandboxed and says why; on refuses to start")
-    func withoutBubblewrap() async throws {
+    @Test("without baton-confine, auto runs plans unsandboxed and says why; on refuses to start")
+    func withoutConfine() async throws {
         let directory = try TestDirectory()
         defer { directory.remove() }
-        // A PATH with Python on it and no bwrap.
+        // `baton` alone in a directory, with Python beside it and no baton-confine anywhere.
         let bin = directory.root + "/bin"
         try FileManager.default.createDirectory(atPath: bin, withIntermediateDirectories: true)
         let python = try #require(["/usr/bin/python3", "/usr/local/bin/python3"].first(where: FileManager.default.isExecutableFile(atPath:)))
         try FileManager.default.createSymbolicLink(atPath: bin + "/python3", withDestinationPath: python)
+        let lone = bin + "/baton"
+        if link(BatonBinary.path, lone) != 0 { try FileManager.default.copyItem(atPath: BatonBinary.path, toPath: lone) }
         let environment = ["PATH": bin]
+        let missing = "baton-confine is not installed beside baton or on the search path"
 
         let refused = try await baton(["serve", "--data-dir", directory.dataDir, "--workspace", directory.workspace, "--port", "0",
-                                       "--sandbox", "on"], environment: environment)
+                                       "--sandbox", "on"], environment: environment, executable: lone)
         #expect(refused.status != 0)
-        #expect(refused.stderr.contains("--sandbox on, but bubblewrap (bwrap) is not installed"), "\(refused)")
+        #expect(refused.stderr.contains("--sandbox on, but \(missing)"), "\(refused)")
 
         try await ServerProcess.with(dataDir: directory.dataDir, workspace: directory.workspace, arguments: ["--sandbox", "auto"],
-                                     environment: environment) { server in
+                                     environment: environment, executable: lone) { server in
             #expect(server.log.contains("plans run unsandboxed"), "\(server.log)")
             let health = try await server.client.health().value
             #expect(health.sandbox?.state == "off")
-            #expect(health.sandbox?.reason?.contains("bubblewrap (bwrap) is not installed") == true, "\(String(describing: health.sandbox))")
-            let doctor = try await baton(["doctor", "--data-dir", server.dataDir], environment: server.environment().merging(environment) { $1 })
+            #expect(health.sandbox?.reason?.contains(missing) == true, "\(String(describing: health.sandbox))")
+            let doctor = try await baton(["doctor", "--data-dir", server.dataDir], environment: server.environment().merging(environment) { $1 },
+                                         executable: lone)
             #expect(doctor.stdout.contains("warn sandbox: off"), "\(doctor)")
         }
     }

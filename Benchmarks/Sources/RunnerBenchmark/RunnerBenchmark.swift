@@ -9,7 +9,7 @@ import Foundation
 /// - Baton: the same plans through `WorkerPool` and `PythonRunner` with W slots (stdin input,
 ///   captured output, result-block scanning, process-group teardown, rusage).
 ///
-/// Then, where bubblewrap runs, the cost of the sandbox: the same plans at W = 2 sandboxed and
+/// Then, where the sandbox runs, the cost of the sandbox: the same plans at W = 2 sandboxed and
 /// not (ratio), and start-up — from the runner's start to the plan's first statement — p50 and
 /// p99 of each, alternating; and what a plan with requirements pays once its environment is
 /// built. Build the main package first (`swift build -c release`) for `baton-confine`.
@@ -45,7 +45,7 @@ struct RunnerBenchmark {
     static func sandboxCost(plans: Int, rounds: Int, python: PythonInterpreter, workspace: String) async throws {
         print("")
         guard case .on(let sandbox) = try await Sandbox.decide(.auto, options: .init(confine: confine)) else {
-            print("sandbox: bubblewrap cannot run here (or baton-confine is not built: swift build -c release); not measured")
+            print("sandbox: cannot run here (or baton-confine is not built: swift build -c release --product baton-confine); not measured")
             return
         }
         var open = Duration.seconds(1_000_000)

@@ -4,7 +4,7 @@ import Foundation
 ///
 /// The server makes a directory `baton-<pid>` under its own cgroup in each hierarchy, and each
 /// run a cgroup of its own inside it; `baton-confine` moves itself into the run's cgroups before
-/// it starts bubblewrap, so everything of the plan is counted from its first instruction. The
+/// it builds the sandbox, so everything of the plan is counted from its first instruction. The
 /// kernel then refuses a fork past `pids.max` and kills the plan's processes when it needs more
 /// memory than `memory.limit_in_bytes`; both leave a count behind, which is how a limit breach is
 /// told from any other failure.

@@ -4,40 +4,29 @@ import SystemPackage
 
 /// The unprivileged user plans run as when the server runs as root (`--plan-user`, design §11).
 ///
-/// bubblewrap then runs as root, to mount what the plan may see (the interpreter and workspace
-/// even where they lie under root's home), and `setpriv` becomes this user just before Python
-/// starts: every capability gone, no way back. A server that is not root runs plans as its own
-/// user inside a user namespace instead, and needs none of this.
+/// `baton-confine` then builds the sandbox as root, to mount what the plan may see (the
+/// interpreter and workspace even where they lie under root's home), and becomes this user just
+/// before Python starts: every capability gone, no way back. A server that is not root runs
+/// plans as its own user inside a user namespace instead, and needs none of this.
 public struct PlanUser: Sendable, Hashable {
     public let name: String
     public let uid: uid_t
     public let gid: gid_t
-    /// The `setpriv` executable (util-linux) that switches to this user.
-    let setpriv: String
 
     /// Made when the server runs as root and no `--plan-user` is given.
     public static let defaultName = "baton-plan"
 
-    /// `setpriv`'s arguments that become this user, with no supplementary groups and no
-    /// capabilities of any kind left, then run what follows.
-    var switchArguments: [String] {
-        [setpriv, "--reuid=\(uid)", "--regid=\(gid)", "--clear-groups", "--bounding-set=-all", "--inh-caps=-all", "--"]
-    }
-
     /// The user called `name` (a name or a number); the default user is created as a system user
     /// when it does not exist yet.
     static func resolve(_ name: String?, path: String) async throws(PlanUserError) -> PlanUser {
-        guard let setpriv = Executables.find("setpriv", on: path) else {
-            throw PlanUserError("setpriv (util-linux) is not installed, so plans cannot be run as another user")
-        }
         let wanted = name ?? defaultName
-        if let found = lookUp(wanted) { return try check(PlanUser(name: found.name, uid: found.uid, gid: found.gid, setpriv: setpriv)) }
+        if let found = lookUp(wanted) { return try check(PlanUser(name: found.name, uid: found.uid, gid: found.gid)) }
         guard name == nil else {
             throw PlanUserError("--plan-user \(wanted) is not a user on this machine: create it (useradd --system \(wanted)) or name another")
         }
         try await createDefault(path: path)
         guard let made = lookUp(wanted) else { throw PlanUserError("the user \(wanted) was created but cannot be found") }
-        return try check(PlanUser(name: made.name, uid: made.uid, gid: made.gid, setpriv: setpriv))
+        return try check(PlanUser(name: made.name, uid: made.uid, gid: made.gid))
     }
 
     private static func check(_ user: PlanUser) throws(PlanUserError) -> PlanUser {

@@ -143,7 +143,7 @@ public struct PythonRunner: PlanRunner {
         let supervision = execution.closureResult
         let termination = supervision.termination
         let exit: RunVerdict.Exit = switch execution.terminationStatus {
-        // bubblewrap passes on a signal's end as the shell does, as 128 + the signal.
+        // baton-confine passes on a signal's end as the shell does, as 128 + the signal.
         case .exited(let code) where configuration.sandbox != nil && (129...192).contains(code): .signal(code - 128)
         case .exited(let code): .code(code)
         case .signaled(let signal): .signal(signal)

@@ -4,7 +4,7 @@ import SystemPackage
 
 /// Deciding at start whether plans can run sandboxed here, and opening a workspace to them.
 extension Sandbox {
-    /// Finds what the sandbox needs (bubblewrap, `baton-confine`, the plan user, cgroups) and
+    /// Finds what the sandbox needs (`baton-confine`, the plan user, cgroups) and
     /// tries it once, as plans will run. `on` throws what is missing; `auto` answers
     /// ``Decision/off(reason:)`` with it. A setting that cannot be right on any machine (a
     /// `--plan-user` that does not exist, or is root) throws in either mode.
@@ -46,11 +46,11 @@ extension Sandbox {
     }
 
     private static func assemble(_ options: Options, path: String) async throws -> Sandbox {
-        guard let bwrap = Executables.find("bwrap", on: path) else {
-            throw SandboxProblem("bubblewrap (bwrap) is not installed (Debian: apt-get install bubblewrap)")
-        }
         guard let confine = options.confine ?? Self.confineBesideExecutable() ?? Executables.find("baton-confine", on: path) else {
             throw SandboxProblem("baton-confine is not installed beside baton or on the search path")
+        }
+        guard FileManager.default.isExecutableFile(atPath: confine) else {
+            throw SandboxProblem("\(confine) is not an executable baton-confine")
         }
         let user: PlanUser?
         if getuid() == 0 {
@@ -68,7 +68,7 @@ extension Sandbox {
             user = nil
         }
         let home = String(cString: getpwuid(getuid()).pointee.pw_dir)
-        return Sandbox(bwrap: bwrap, confine: confine, hiddenDirectories: options.hiddenDirectories, hiddenFiles: options.hiddenFiles,
+        return Sandbox(confine: confine, hiddenDirectories: options.hiddenDirectories, hiddenFiles: options.hiddenFiles,
                        serverHome: home.isEmpty || home == "/" || !FileManager.default.fileExists(atPath: home) ? nil : home,
                        user: user, limits: options.limits, cgroups: PlanCgroups.prepare())
     }
@@ -101,7 +101,7 @@ extension Sandbox {
             let said = result.standardError.trimmingCharacters(in: .whitespacesAndNewlines)
             return "the sandbox does not start here (\(said.isEmpty ? "\(result.terminationStatus)" : said))"
         } catch {
-            return "bubblewrap could not be started: \(error)"
+            return "\(confine) could not be started: \(error)"
         }
     }
 }

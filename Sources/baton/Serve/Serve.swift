@@ -65,7 +65,7 @@ struct Serve: AsyncParsableCommand {
         """, valueName: "age"))
     var retention: String?
     @Option(help: ArgumentHelp("""
-        auto, on or off: run each plan in a sandbox (bubblewrap) with its own process and mount namespaces: \
+        auto, on or off: run each plan in a sandbox (built by baton-confine) with its own process and mount namespaces: \
         everything it starts ends with it, the file system is read-only but for the workspace, /tmp and HOME \
         are its own, and the data directory, database and config file are hidden. auto runs plans unsandboxed \
         where the machine cannot (saying so in the log); on refuses to start then. [default: auto]

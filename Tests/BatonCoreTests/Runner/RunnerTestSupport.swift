@@ -67,7 +67,7 @@ extension [RunEvent] {
 }
 
 
-/// bubblewrap on this machine, hiding `directories` from plans; `nil`, with a printed notice,
+/// The sandbox on this machine, hiding `directories` from plans; `nil`, with a printed notice,
 /// where it cannot run (a developer's machine without it). CI sets `BATON_TEST_REQUIRE_SANDBOX`,
 /// and then a sandbox that cannot run fails the test instead.
 func testSandbox(hiding directories: [String] = [], files: [String] = [], limits: ResourceLimits = ResourceLimits()) async throws -> Sandbox? {

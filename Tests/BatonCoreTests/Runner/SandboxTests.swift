@@ -3,7 +3,7 @@ import BatonTestSupport
 import Testing
 @testable import BatonCore
 
-/// Plans in bubblewrap: what they can no longer see or leave behind, and what they can still do.
+/// Plans in the sandbox: what they can no longer see or leave behind, and what they can still do.
 @Suite struct SandboxTests {
     @Test func theDataDirectoryAndHiddenFilesAreOutOfSight() async throws {
         let server = try TemporaryDirectory()
@@ -55,6 +55,44 @@ import Testing
         #expect(looked.stdout.text == "False\n", "another plan's /tmp: \(looked.stderr.text)")
     }
 
+    @Test func devHoldsOnlyHarmlessDevicesAndTheRestOfTheSystemIsReadOnly() async throws {
+        guard let sandbox = try await testSandbox() else { return }
+        let fixture = try await RunnerFixture(sandbox: sandbox)
+        try fixture.script("devices.py", """
+            import json, os, pty
+            def attempt(action):
+                try:
+                    action()
+                    return "ok"
+                except OSError as error:
+                    return type(error).__name__
+            def write_etc():
+                open("/etc/baton-sandbox-probe", "w").close()
+            def use_devices():
+                with open("/dev/null", "w") as null, open("/dev/urandom", "rb") as random:
+                    null.write("x")
+                    assert len(random.read(8)) == 8
+            def open_terminal():
+                leader, follower = pty.openpty()
+                os.write(leader, b"hi\\n")
+                os.close(leader)
+                os.close(follower)
+            print(json.dumps({"dev": sorted(os.listdir("/dev")), "etc": attempt(write_etc),
+                              "devices": attempt(use_devices), "pty": attempt(open_terminal)}))
+            """)
+        let (report, _) = await fixture.run(PlanSpec(entryPoint: .script("devices.py")))
+        #expect(report.outcome.status == .succeeded, "\(report.stderr.text)")
+        let seen = try #require(try JSONSerialization.jsonObject(with: Data(report.stdout.text.utf8)) as? [String: Any])
+        let devices = try #require(seen["dev"] as? [String])
+        let allowed: Set = ["null", "zero", "full", "random", "urandom", "tty", "pts", "ptmx", "shm", "fd", "stdin", "stdout", "stderr"]
+        #expect(Set(devices).isSubset(of: allowed), "the host's devices show: \(devices)")
+        #expect(devices.contains("null") && devices.contains("urandom"))
+        #expect(seen["etc"] as? String == "OSError" || seen["etc"] as? String == "PermissionError", "\(seen)")
+        #expect(!FileManager.default.fileExists(atPath: "/etc/baton-sandbox-probe"))
+        #expect(seen["devices"] as? String == "ok", "\(seen)")
+        #expect(seen["pty"] as? String == "ok", "\(seen)")
+    }
+
     @Test func nothingAPlanStartedOutlivesIt() async throws {
         guard let sandbox = try await testSandbox() else { return }
         let fixture = try await RunnerFixture(grace: .milliseconds(200), sandbox: sandbox)
@@ -98,14 +136,15 @@ import Testing
         #expect(exited.outcome.exitCode == 3)
     }
 
-    @Test func withoutBubblewrapAutoRunsUnsandboxedAndOnRefusesToStart() async throws {
+    @Test func withoutConfineAutoRunsUnsandboxedAndOnRefusesToStart() async throws {
         let empty = try TemporaryDirectory()
-        let auto = try await Sandbox.decide(.auto, path: empty.path)
+        let options = Sandbox.Options(confine: empty.path + "/baton-confine")
+        let auto = try await Sandbox.decide(.auto, options: options, path: empty.path)
         guard case .off(let reason) = auto else { Issue.record("decided \(auto)"); return }
-        #expect(reason.contains("bubblewrap (bwrap) is not installed"))
+        #expect(reason.contains("is not an executable baton-confine"))
         #expect(try await Sandbox.decide(.off) == .off(reason: "--sandbox off"))
         await #expect(throws: SandboxError.self) {
-            try await Sandbox.decide(.on, path: empty.path)
+            try await Sandbox.decide(.on, options: options, path: empty.path)
         }
     }
 }
