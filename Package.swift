@@ -41,7 +41,12 @@ let package = Package(
         .target(name: "CBatonProcess"),
         // Joins a plan's cgroups, sets its rlimits and builds its sandbox, then execs Python: a
         // few hundred microseconds of C, where a Swift binary would take milliseconds to start.
-        .executableTarget(name: "baton-confine"),
+        .executableTarget(
+            name: "baton-confine",
+            // A static executable of C alone, without the Swift runtime and libstdc++ that
+            // SwiftPM would otherwise link and load: a millisecond of every plan's start.
+            linkerSettings: [.unsafeFlags(["-static-executable", "-nostartfiles"])]
+        ),
         .target(
             name: "BatonCore",
             dependencies: [

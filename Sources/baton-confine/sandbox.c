@@ -261,7 +261,6 @@ static int run_init(struct sandbox *sandbox, char **command) {
     }
     if (plan == 0) {
         set_polite_signals(SIG_DFL);
-        prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
         if (drop_privileges(sandbox) != 0) _exit(125);
         execv(command[0], command);
         fail("cannot run %s", command[0]);
@@ -275,6 +274,22 @@ static int run_init(struct sandbox *sandbox, char **command) {
     }
 }
 
+/// Maps `uid` and `gid` to themselves in the new user namespace this process is in.
+static int map_own_user(uid_t uid, gid_t gid) {
+    char map[64];
+    snprintf(map, sizeof map, "%d %d 1\n", (int)uid, (int)uid);
+    if (write_file("/proc/self/uid_map", map) != 0) return -1;
+    if (write_file("/proc/self/setgroups", "deny") != 0) return -1;
+    snprintf(map, sizeof map, "%d %d 1\n", (int)gid, (int)gid);
+    return write_file("/proc/self/gid_map", map);
+}
+
+/// fork(2) into new `namespaces`: the child is PID 1 of its PID namespace, and this process
+/// stays in the namespaces it had.
+static pid_t fork_into(int namespaces) {
+    return (pid_t)syscall(SYS_clone, (unsigned long)namespaces | SIGCHLD, NULL, NULL, NULL, NULL);
+}
+
 int sandbox_run(struct sandbox *sandbox, char **command) {
     int namespaces = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP;
     if (sandbox->no_network) namespaces |= CLONE_NEWNET;
@@ -283,25 +298,20 @@ int sandbox_run(struct sandbox *sandbox, char **command) {
     uid_t uid = geteuid();
     gid_t gid = getegid();
     if (own_user_namespace) namespaces |= CLONE_NEWUSER;
-    if (unshare(namespaces) != 0 && (errno != EINVAL || unshare(namespaces & ~CLONE_NEWCGROUP) != 0)) {
+    set_polite_signals(SIG_IGN);
+    // Only init is in the new namespaces, so that it is init's exit that tears them down (the
+    // mounts, an RCU grace period) and this process, whose exit the server waits for just after
+    // its output ends, leaves at once.
+    pid_t init = fork_into(namespaces);
+    if (init < 0 && errno == EINVAL) init = fork_into(namespaces & ~CLONE_NEWCGROUP);
+    if (init < 0) {
         fail("cannot create the plan's namespaces");
         return 125;
     }
-    if (own_user_namespace) {
-        char map[64];
-        snprintf(map, sizeof map, "%d %d 1\n", (int)uid, (int)uid);
-        if (write_file("/proc/self/uid_map", map) != 0) return 125;
-        if (write_file("/proc/self/setgroups", "deny") != 0) return 125;
-        snprintf(map, sizeof map, "%d %d 1\n", (int)gid, (int)gid);
-        if (write_file("/proc/self/gid_map", map) != 0) return 125;
+    if (init == 0) {
+        if (own_user_namespace && map_own_user(uid, gid) != 0) _exit(125);
+        _exit(run_init(sandbox, command));
     }
-    set_polite_signals(SIG_IGN);
-    pid_t init = fork();
-    if (init < 0) {
-        fail("cannot start the plan's namespace");
-        return 125;
-    }
-    if (init == 0) _exit(run_init(sandbox, command));
     for (;;) {
         int status;
         if (waitpid(init, &status, 0) == init) return exit_status(status);
