@@ -39,13 +39,14 @@ let package = Package(
             providers: [.apt(["libsqlite3-dev"]), .brew(["sqlite"])]
         ),
         .target(name: "CBatonProcess"),
-        // Joins a plan's cgroups, sets its rlimits and builds its sandbox, then execs Python: a
-        // few hundred microseconds of C, where a Swift binary would take milliseconds to start.
+        // Joins a plan's cgroups, sets its rlimits and builds its sandbox, then execs Python.
+        // Every plan starts one, so it is C on system calls alone (Sources/baton-confine/runtime.h):
+        // a static executable entered at its own start routine, which neither loads the Swift
+        // runtime SwiftPM links in nor runs the C library's start-up.
         .executableTarget(
             name: "baton-confine",
-            // A static executable of C alone, without the Swift runtime and libstdc++ that
-            // SwiftPM would otherwise link and load: a millisecond of every plan's start.
-            linkerSettings: [.unsafeFlags(["-static-executable", "-nostartfiles"])]
+            cSettings: [.unsafeFlags(["-ffreestanding", "-fno-stack-protector"])],
+            linkerSettings: [.unsafeFlags(["-static-executable", "-nostartfiles", "-Xlinker", "-e", "-Xlinker", "baton_confine_start"])]
         ),
         .target(
             name: "BatonCore",

@@ -12,15 +12,7 @@
 // Exit status 125, with a line on stderr, when it cannot confine itself; 127 when COMMAND cannot
 // be run (as env(1) does); else the command's own, or 128 + the signal that ended it.
 
-#include <errno.h>
-#include <fcntl.h>
-#include <stdbool.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/resource.h>
-#include <unistd.h>
-
+#include "runtime.h"
 #include "sandbox.h"
 
 static const char usage[] =
@@ -29,8 +21,13 @@ static const char usage[] =
     "                                [--tmpfs PATH MODE | --dir PATH MODE | --bind PATH | --ro-bind PATH | --blank PATH]...]\n"
     "                     -- COMMAND [ARGUMENT]...\n";
 
-static int fail(const char *what, const char *detail) {
-    fprintf(stderr, "baton-confine: %s %s: %s\n", what, detail, strerror(errno));
+/// Says what is wrong with the command line, then how to write one; the exit status for that.
+static int refuse(const char *problem, const char *detail) {
+    say("baton-confine: ");
+    say(problem);
+    say(detail);
+    say("\n");
+    say(usage);
     return 125;
 }
 
@@ -41,30 +38,17 @@ static int fail(const char *what, const char *detail) {
 /// 20 ms added to every plan's start.
 static int join(const char *directory) {
     char path[4096];
-    if (snprintf(path, sizeof path, "%s/tasks", directory) >= (int)sizeof path) {
+    if (format(path, sizeof path, "%s/tasks", directory) >= (int)sizeof path) {
         errno = ENAMETOOLONG;
-        return fail("cannot join the cgroup", directory);
+        return fail("cannot join the cgroup %s", directory);
     }
-    int descriptor = open(path, O_WRONLY | O_CLOEXEC);
-    if (descriptor < 0) return fail("cannot join the cgroup", directory);
-    ssize_t written = write(descriptor, "0\n", 2);
+    int descriptor = open_file(path, O_WRONLY | O_CLOEXEC, 0);
+    if (descriptor < 0) return fail("cannot join the cgroup %s", directory);
+    long written = write(descriptor, "0\n", 2);
     int saved = errno;
     close(descriptor);
     errno = saved;
-    return written == 2 ? 0 : fail("cannot join the cgroup", directory);
-}
-
-/// `text` as a number in `base` within [minimum, maximum], or -1.
-static long long number(const char *text, int base, long long minimum, long long maximum) {
-    char *end = NULL;
-    errno = 0;
-    long long value = strtoll(text, &end, base);
-    return *text == '\0' || *end != '\0' || errno != 0 || value < minimum || value > maximum ? -1 : value;
-}
-
-static int bad(const char *option, const char *value) {
-    fprintf(stderr, "baton-confine: bad %s %s\n%s", option, value, usage);
-    return 125;
+    return written == 2 ? 0 : fail("cannot join the cgroup %s", directory);
 }
 
 int main(int argc, char **argv) {
@@ -76,13 +60,14 @@ int main(int argc, char **argv) {
         const char *option = argv[index];
         int left = argc - index - 1;
         if (strcmp(option, "--cgroup") == 0 && left >= 1) {
-            int status = join(argv[++index]);
-            if (status != 0) return status;
+            if (join(argv[++index]) != 0) return 125;
         } else if (strcmp(option, "--open-files") == 0 && left >= 1) {
-            long long count = number(argv[++index], 10, 1, 0x7fffffff);
-            if (count < 0) return bad(option, argv[index]);
-            struct rlimit limit = { .rlim_cur = (rlim_t)count, .rlim_max = (rlim_t)count };
-            if (setrlimit(RLIMIT_NOFILE, &limit) != 0) return fail("cannot limit open files to", argv[index]);
+            long long count = parse_number(argv[++index], 10, 1, 0x7fffffff);
+            if (count < 0) return refuse("bad --open-files ", argv[index]);
+            if (set_open_file_limit((unsigned long)count) != 0) {
+                fail("cannot limit open files to %s", argv[index]);
+                return 125;
+            }
         } else if (strcmp(option, "--sandbox") == 0) {
             sandboxed = true;
         } else if (strcmp(option, "--chdir") == 0 && left >= 1) {
@@ -90,15 +75,15 @@ int main(int argc, char **argv) {
         } else if (strcmp(option, "--no-network") == 0) {
             sandbox.no_network = true;
         } else if (strcmp(option, "--user") == 0 && left >= 2) {
-            long long uid = number(argv[index + 1], 10, 1, 0xfffffffe), gid = number(argv[index + 2], 10, 1, 0xfffffffe);
-            if (uid < 0 || gid < 0) return bad("--user (never root)", argv[index + 1]);
+            long long uid = parse_number(argv[index + 1], 10, 1, 0xfffffffe), gid = parse_number(argv[index + 2], 10, 1, 0xfffffffe);
+            if (uid < 0 || gid < 0) return refuse("bad --user (never root) ", argv[index + 1]);
             sandbox.switch_user = true;
             sandbox.uid = (uid_t)uid;
             sandbox.gid = (gid_t)gid;
             index += 2;
         } else if ((strcmp(option, "--tmpfs") == 0 || strcmp(option, "--dir") == 0) && left >= 2) {
-            long long mode = number(argv[index + 2], 8, 0, 07777);
-            if (mode < 0) return bad(option, argv[index + 2]);
+            long long mode = parse_number(argv[index + 2], 8, 0, 07777);
+            if (mode < 0) return refuse(strcmp(option, "--tmpfs") == 0 ? "bad --tmpfs " : "bad --dir ", argv[index + 2]);
             steps[sandbox.step_count++] = (struct mount_step){
                 .kind = strcmp(option, "--tmpfs") == 0 ? MOUNT_TMPFS : MOUNT_DIRECTORY, .path = argv[index + 1], .mode = (mode_t)mode, .tree = -1,
             };
@@ -107,23 +92,16 @@ int main(int argc, char **argv) {
             int kind = strcmp(option, "--bind") == 0 ? MOUNT_BIND : strcmp(option, "--ro-bind") == 0 ? MOUNT_READ_ONLY : MOUNT_BLANK;
             steps[sandbox.step_count++] = (struct mount_step){ .kind = kind, .path = argv[++index], .tree = -1 };
         } else {
-            fprintf(stderr, "baton-confine: unknown or incomplete argument %s\n%s", option, usage);
-            return 125;
+            return refuse("unknown or incomplete argument ", option);
         }
     }
-    if (index + 1 >= argc) {
-        fprintf(stderr, "baton-confine: no command after --\n%s", usage);
-        return 125;
-    }
+    if (index + 1 >= argc) return refuse("no command after --", "");
     char **command = argv + index + 1;
     if (sandboxed) {
-        if (sandbox.directory == NULL) {
-            fprintf(stderr, "baton-confine: --sandbox needs --chdir\n%s", usage);
-            return 125;
-        }
+        if (sandbox.directory == NULL) return refuse("--sandbox needs --chdir", "");
         return sandbox_run(&sandbox, command);
     }
-    execv(command[0], command);
-    fprintf(stderr, "baton-confine: cannot run %s: %s\n", command[0], strerror(errno));
+    execute(command[0], command);
+    fail("cannot run %s", command[0]);
     return 127;
 }

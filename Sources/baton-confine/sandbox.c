@@ -11,27 +11,7 @@
 // the outer process and init ignore the polite ones (the plan decides how it ends) and die of
 // SIGKILL with it.
 
-#define _GNU_SOURCE
 #include "sandbox.h"
-
-#include <errno.h>
-#include <fcntl.h>
-#include <grp.h>
-#include <linux/capability.h>
-#include <net/if.h>
-#include <sched.h>
-#include <signal.h>
-#include <stdarg.h>
-#include <stdio.h>
-#include <string.h>
-#include <sys/ioctl.h>
-#include <sys/mount.h>
-#include <sys/prctl.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 /// Signals a group stop sends that the outer process and init leave to the plan.
 static const int polite_signals[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT };
@@ -40,26 +20,13 @@ static const int polite_signals[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT };
 static const char *const devices[] = { "null", "zero", "full", "random", "urandom", "tty" };
 enum { DEVICE_COUNT = sizeof devices / sizeof devices[0] };
 
-/// Prints `baton-confine: <message>: <errno>` and returns -1.
-static int fail(const char *format, ...) {
-    int saved = errno;
-    va_list arguments;
-    va_start(arguments, format);
-    fputs("baton-confine: ", stderr);
-    vfprintf(stderr, format, arguments);
-    va_end(arguments);
-    fprintf(stderr, ": %s\n", strerror(saved));
-    errno = saved;
-    return -1;
-}
-
 static int exit_status(int status) {
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    return EXITED(status) ? EXIT_CODE(status) : 128 + TERMINATING_SIGNAL(status);
 }
 
-static void set_polite_signals(void (*handler)(int)) {
+static void set_polite_signals(bool ignored) {
     for (size_t index = 0; index < sizeof polite_signals / sizeof polite_signals[0]; index++) {
-        signal(polite_signals[index], handler);
+        set_signal_ignored(polite_signals[index], ignored);
     }
 }
 
@@ -79,13 +46,13 @@ static int copy_tree(const char *path, unsigned long long attributes) {
 /// Makes the directories leading to `path` that are missing (on a tmpfs laid over its parents).
 static int make_parents(const char *path) {
     char parent[4096];
-    if (snprintf(parent, sizeof parent, "%s", path) >= (int)sizeof parent) {
+    if (format(parent, sizeof parent, "%s", path) >= (int)sizeof parent) {
         errno = ENAMETOOLONG;
         return fail("cannot mount at %s", path);
     }
     for (char *slash = strchr(parent + 1, '/'); slash != NULL; slash = strchr(slash + 1, '/')) {
         *slash = '\0';
-        if (mkdir(parent, 0755) != 0 && errno != EEXIST) return fail("cannot make the directory %s", parent);
+        if (make_directory(parent, 0755) != 0 && errno != EEXIST) return fail("cannot make the directory %s", parent);
         *slash = '/';
     }
     return 0;
@@ -96,32 +63,32 @@ static int make_parents(const char *path) {
 static int make_mount_point(const char *path, bool directory, mode_t mode) {
     if (make_parents(path) != 0) return -1;
     if (directory) {
-        if (mkdir(path, mode) == 0 || errno == EEXIST) return 0;
+        if (make_directory(path, mode) == 0 || errno == EEXIST) return 0;
         return fail("cannot make the directory %s", path);
     }
-    int descriptor = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0444);
+    int descriptor = open_file(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0444);
     if (descriptor >= 0) {
         close(descriptor);
         return 0;
     }
     // A file that exists on the read-only host view is a mount point as it is.
-    struct stat status;
-    if (lstat(path, &status) == 0 && !S_ISDIR(status.st_mode)) return 0;
+    int type = file_type(path);
+    if (type >= 0 && !S_ISDIR(type)) return 0;
     return fail("cannot make the file %s", path);
 }
 
 /// Puts the detached `tree` at `path`, making the mount point first.
 static int attach(int tree, const char *path) {
-    struct stat status;
-    if (fstat(tree, &status) != 0) return fail("cannot inspect the copy of %s", path);
-    if (make_mount_point(path, S_ISDIR(status.st_mode), 0755) != 0) return -1;
+    int type = descriptor_type(tree);
+    if (type < 0) return fail("cannot inspect the copy of %s", path);
+    if (make_mount_point(path, S_ISDIR(type), 0755) != 0) return -1;
     if (move_mount(tree, "", AT_FDCWD, path, MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_SYMLINKS) != 0) return fail("cannot mount %s", path);
     return 0;
 }
 
 static int mount_tmpfs(const char *path, mode_t mode) {
     char options[32];
-    snprintf(options, sizeof options, "mode=%04o", (unsigned)mode);
+    format(options, sizeof options, "mode=%04o", (int)mode);
     if (make_mount_point(path, true, 0755) != 0) return -1;
     if (mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, options) != 0) return fail("cannot mount a tmpfs on %s", path);
     return 0;
@@ -134,7 +101,7 @@ static int make_devices(const int trees[DEVICE_COUNT]) {
     char path[64];
     for (int index = 0; index < DEVICE_COUNT; index++) {
         if (trees[index] < 0) continue;
-        snprintf(path, sizeof path, "/dev/%s", devices[index]);
+        format(path, sizeof path, "/dev/%s", devices[index]);
         if (attach(trees[index], path) != 0) return -1;
     }
     if (make_mount_point("/dev/pts", true, 0755) != 0) return -1;
@@ -146,7 +113,7 @@ static int make_devices(const int trees[DEVICE_COUNT]) {
         { "/proc/self/fd/1", "/dev/stdout" }, { "/proc/self/fd/2", "/dev/stderr" },
     };
     for (size_t index = 0; index < sizeof links / sizeof links[0]; index++) {
-        if (symlink(links[index][0], links[index][1]) != 0) return fail("cannot link %s", links[index][1]);
+        if (make_symlink(links[index][0], links[index][1]) != 0) return fail("cannot link %s", links[index][1]);
     }
     return 0;
 }
@@ -159,8 +126,8 @@ static int set_up_mounts(struct sandbox *sandbox) {
     int device_trees[DEVICE_COUNT];
     for (int index = 0; index < DEVICE_COUNT; index++) {
         char path[64];
-        snprintf(path, sizeof path, "/dev/%s", devices[index]);
-        device_trees[index] = access(path, F_OK) == 0 ? copy_tree(path, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC) : -1;
+        format(path, sizeof path, "/dev/%s", devices[index]);
+        device_trees[index] = exists(path) ? copy_tree(path, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC) : -1;
         if (device_trees[index] < 0 && errno != ENOENT) return -1;
     }
     for (int index = 0; index < sandbox->step_count; index++) {
@@ -186,7 +153,7 @@ static int set_up_mounts(struct sandbox *sandbox) {
             break;
         case MOUNT_DIRECTORY:
             if (make_mount_point(step->path, true, step->mode) != 0) return -1;
-            if (chmod(step->path, step->mode) != 0) return fail("cannot set the mode of %s", step->path);
+            if (change_mode(step->path, step->mode) != 0) return fail("cannot set the mode of %s", step->path);
             break;
         default:
             if (attach(step->tree, step->path) != 0) return -1;
@@ -197,31 +164,15 @@ static int set_up_mounts(struct sandbox *sandbox) {
     return 0;
 }
 
-/// Brings the loopback interface of a new network namespace up (127.0.0.1 and ::1).
-static int bring_loopback_up(void) {
-    int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    if (sock < 0) return fail("cannot open a socket");
-    struct ifreq request = { 0 };
-    strncpy(request.ifr_name, "lo", IFNAMSIZ - 1);
-    int result = ioctl(sock, SIOCGIFFLAGS, &request);
-    if (result == 0) {
-        request.ifr_flags |= IFF_UP;
-        result = ioctl(sock, SIOCSIFFLAGS, &request);
-    }
-    if (result != 0) fail("cannot bring the loopback interface up");
-    close(sock);
-    return result;
-}
-
 /// Writes `text` to the file `path` (a /proc map of a new user namespace).
 static int write_file(const char *path, const char *text) {
-    int descriptor = open(path, O_WRONLY | O_CLOEXEC);
+    int descriptor = open_file(path, O_WRONLY | O_CLOEXEC, 0);
     if (descriptor < 0) return fail("cannot open %s", path);
-    ssize_t written = write(descriptor, text, strlen(text));
+    long written = write(descriptor, text, strlen(text));
     int saved = errno;
     close(descriptor);
     errno = saved;
-    return written == (ssize_t)strlen(text) ? 0 : fail("cannot write %s", path);
+    return written == (long)strlen(text) ? 0 : fail("cannot write %s", path);
 }
 
 /// Leaves nothing of privilege: no capability in any set, the plan's user and group when the
@@ -233,13 +184,11 @@ static int drop_privileges(const struct sandbox *sandbox) {
     }
     if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0 && errno != EINVAL) return fail("cannot clear ambient capabilities");
     if (sandbox->switch_user) {
-        if (setgroups(0, NULL) != 0) return fail("cannot clear supplementary groups");
+        if (set_groups_none() != 0) return fail("cannot clear supplementary groups");
         if (setresgid(sandbox->gid, sandbox->gid, sandbox->gid) != 0) return fail("cannot become group %d", (int)sandbox->gid);
         if (setresuid(sandbox->uid, sandbox->uid, sandbox->uid) != 0) return fail("cannot become user %d", (int)sandbox->uid);
     }
-    struct __user_cap_header_struct header = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
-    struct __user_cap_data_struct none[2] = { { 0 } };
-    if (syscall(SYS_capset, &header, none) != 0) return fail("cannot drop capabilities");
+    if (drop_all_capabilities() != 0) return fail("cannot drop capabilities");
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return fail("cannot forbid new privileges");
     return 0;
 }
@@ -249,26 +198,29 @@ static int run_init(struct sandbox *sandbox, char **command) {
     // The outer process gone (killed on its own), the namespace goes with it.
     prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
     if (set_up_mounts(sandbox) != 0) return 125;
-    if (sandbox->no_network && bring_loopback_up() != 0) return 125;
-    if (chdir(sandbox->directory) != 0) {
+    if (sandbox->no_network && bring_loopback_up() != 0) {
+        fail("cannot bring the loopback interface up");
+        return 125;
+    }
+    if (change_directory(sandbox->directory) != 0) {
         fail("cannot enter the workspace %s", sandbox->directory);
         return 125;
     }
-    pid_t plan = fork();
+    pid_t plan = fork_into(0);
     if (plan < 0) {
         fail("cannot start the plan");
         return 125;
     }
     if (plan == 0) {
-        set_polite_signals(SIG_DFL);
-        if (drop_privileges(sandbox) != 0) _exit(125);
-        execv(command[0], command);
+        set_polite_signals(false);
+        if (drop_privileges(sandbox) != 0) exit_now(125);
+        execute(command[0], command);
         fail("cannot run %s", command[0]);
-        _exit(127);
+        exit_now(127);
     }
     for (;;) {
         int status;
-        pid_t ended = waitpid(-1, &status, 0);
+        pid_t ended = wait_for(-1, &status);
         if (ended == plan) return exit_status(status);
         if (ended < 0 && errno != EINTR) return 125;
     }
@@ -277,28 +229,22 @@ static int run_init(struct sandbox *sandbox, char **command) {
 /// Maps `uid` and `gid` to themselves in the new user namespace this process is in.
 static int map_own_user(uid_t uid, gid_t gid) {
     char map[64];
-    snprintf(map, sizeof map, "%d %d 1\n", (int)uid, (int)uid);
+    format(map, sizeof map, "%d %d 1\n", (int)uid, (int)uid);
     if (write_file("/proc/self/uid_map", map) != 0) return -1;
     if (write_file("/proc/self/setgroups", "deny") != 0) return -1;
-    snprintf(map, sizeof map, "%d %d 1\n", (int)gid, (int)gid);
+    format(map, sizeof map, "%d %d 1\n", (int)gid, (int)gid);
     return write_file("/proc/self/gid_map", map);
 }
 
-/// fork(2) into new `namespaces`: the child is PID 1 of its PID namespace, and this process
-/// stays in the namespaces it had.
-static pid_t fork_into(int namespaces) {
-    return (pid_t)syscall(SYS_clone, (unsigned long)namespaces | SIGCHLD, NULL, NULL, NULL, NULL);
-}
-
 int sandbox_run(struct sandbox *sandbox, char **command) {
-    int namespaces = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP;
+    unsigned long namespaces = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP;
     if (sandbox->no_network) namespaces |= CLONE_NEWNET;
     // Not root: a user namespace, in which this user may mount, and nothing outside it.
     bool own_user_namespace = geteuid() != 0;
     uid_t uid = geteuid();
     gid_t gid = getegid();
     if (own_user_namespace) namespaces |= CLONE_NEWUSER;
-    set_polite_signals(SIG_IGN);
+    set_polite_signals(true);
     // Only init is in the new namespaces, so that it is init's exit that tears them down (the
     // mounts, an RCU grace period) and this process, whose exit the server waits for just after
     // its output ends, leaves at once.
@@ -309,12 +255,12 @@ int sandbox_run(struct sandbox *sandbox, char **command) {
         return 125;
     }
     if (init == 0) {
-        if (own_user_namespace && map_own_user(uid, gid) != 0) _exit(125);
-        _exit(run_init(sandbox, command));
+        if (own_user_namespace && map_own_user(uid, gid) != 0) exit_now(125);
+        exit_now(run_init(sandbox, command));
     }
     for (;;) {
         int status;
-        if (waitpid(init, &status, 0) == init) return exit_status(status);
+        if (wait_for(init, &status) == init) return exit_status(status);
         if (errno != EINTR) {
             fail("lost the plan's namespace");
             return 125;

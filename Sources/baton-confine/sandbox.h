@@ -5,8 +5,7 @@
 #ifndef BATON_CONFINE_SANDBOX_H
 #define BATON_CONFINE_SANDBOX_H
 
-#include <stdbool.h>
-#include <sys/types.h>
+#include "runtime.h"
 
 /// One mount over the read-only view of the host, applied in the order given: a later mount
 /// covers an earlier one.
