@@ -133,7 +133,7 @@ import Testing
                 Issue.record("expected cancelRequested, got \(result)")
                 return
             }
-            let canceled = await fixture.waitFor(plan.id, .canceled, within: .seconds(10))
+            let canceled = await fixture.waitFor(plan.id, .canceled)
             #expect(canceled?.error?.kind == .canceled)
             #expect(canceled?.error?.message == "canceled by ops")
             let queued = try await fixture.store.enqueue(PlanSpec(entryPoint: .code("print(1)"), runAfter: Date().addingTimeInterval(600)), now: Date()).plan
