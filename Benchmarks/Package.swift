@@ -59,7 +59,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "OrchestratorBenchmark",
-            dependencies: ["BenchmarkSupport", .product(name: "BatonCore", package: "baton"), .product(name: "BatonSQLite", package: "baton")]
+            dependencies: ["BenchmarkSupport", .product(name: "BatonCore", package: "baton"), .product(name: "BatonClient", package: "baton")]
         ),
     ]
 )

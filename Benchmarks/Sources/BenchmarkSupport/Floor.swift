@@ -45,6 +45,14 @@ public enum Floor {
         return latencies
     }
 
+    /// CPU time this process has used so far (user and system, its children excluded).
+    public static func ownCPUSeconds() -> Double {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        func seconds(_ time: timeval) -> Double { Double(time.tv_sec) + Double(time.tv_usec) / 1e6 }
+        return seconds(usage.ru_utime) + seconds(usage.ru_stime)
+    }
+
     /// The whole number after `name` on the command line (`--plans 500`), or `fallback`.
     public static func option(_ name: String, default fallback: Int) -> Int {
         let arguments = CommandLine.arguments

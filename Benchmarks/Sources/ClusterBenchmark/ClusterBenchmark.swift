@@ -194,15 +194,4 @@ struct ClusterBenchmark {
             try await Task.sleep(for: .milliseconds(20))
         }
     }
-
-    /// The `baton` executable to start nodes from.
-    static func batonBinary() throws -> String {
-        let arguments = CommandLine.arguments
-        if let index = arguments.firstIndex(of: "--baton"), arguments.indices.contains(index + 1) { return arguments[index + 1] }
-        let candidates = [".build/release/baton", "../.build/release/baton"]
-        guard let found = candidates.first(where: FileManager.default.isExecutableFile(atPath:)) else {
-            throw BenchmarkFailure("no release build of baton in .build/release: run `swift build -c release` first, or pass --baton PATH")
-        }
-        return FileManager.default.currentDirectoryPath + "/" + found
-    }
 }
